@@ -1,0 +1,129 @@
+package exporter
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Traces converts s to OTLP (pdata), with extra attributes appended (the
+// boundary's seq and any damage, which are only known at OnEnd). The
+// resource is left empty: the run header holds it once for the whole run.
+func Traces(s sdktrace.ReadOnlySpan, extra ...attribute.KeyValue) ptrace.Traces {
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	scope := s.InstrumentationScope()
+	ss.Scope().SetName(scope.Name)
+	ss.Scope().SetVersion(scope.Version)
+	ss.SetSchemaUrl(scope.SchemaURL)
+	copySpan(ss.Spans().AppendEmpty(), s, extra)
+	return td
+}
+
+func copySpan(sp ptrace.Span, s sdktrace.ReadOnlySpan, extra []attribute.KeyValue) {
+	sc := s.SpanContext()
+	sp.SetTraceID(pcommon.TraceID(sc.TraceID()))
+	sp.SetSpanID(pcommon.SpanID(sc.SpanID()))
+	sp.TraceState().FromRaw(sc.TraceState().String())
+	if p := s.Parent(); p.SpanID().IsValid() {
+		sp.SetParentSpanID(pcommon.SpanID(p.SpanID()))
+	}
+	sp.SetName(s.Name())
+	sp.SetKind(spanKind(s.SpanKind()))
+	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(s.StartTime()))
+	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(s.EndTime()))
+	attrs := sp.Attributes()
+	attrs.EnsureCapacity(len(s.Attributes()) + len(extra))
+	for _, kv := range s.Attributes() {
+		putAttr(attrs, kv)
+	}
+	for _, kv := range extra {
+		putAttr(attrs, kv)
+	}
+	sp.SetDroppedAttributesCount(uint32(s.DroppedAttributes()))
+	for _, e := range s.Events() {
+		pe := sp.Events().AppendEmpty()
+		pe.SetName(e.Name)
+		pe.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
+		for _, kv := range e.Attributes {
+			putAttr(pe.Attributes(), kv)
+		}
+		pe.SetDroppedAttributesCount(uint32(e.DroppedAttributeCount))
+	}
+	sp.SetDroppedEventsCount(uint32(s.DroppedEvents()))
+	for _, l := range s.Links() {
+		pl := sp.Links().AppendEmpty()
+		pl.SetTraceID(pcommon.TraceID(l.SpanContext.TraceID()))
+		pl.SetSpanID(pcommon.SpanID(l.SpanContext.SpanID()))
+		pl.TraceState().FromRaw(l.SpanContext.TraceState().String())
+		for _, kv := range l.Attributes {
+			putAttr(pl.Attributes(), kv)
+		}
+		pl.SetDroppedAttributesCount(uint32(l.DroppedAttributeCount))
+	}
+	sp.SetDroppedLinksCount(uint32(s.DroppedLinks()))
+	switch st := s.Status(); st.Code {
+	case codes.Error:
+		sp.Status().SetCode(ptrace.StatusCodeError)
+		sp.Status().SetMessage(st.Description)
+	case codes.Ok:
+		sp.Status().SetCode(ptrace.StatusCodeOk)
+	}
+}
+
+func spanKind(k trace.SpanKind) ptrace.SpanKind {
+	switch k {
+	case trace.SpanKindInternal:
+		return ptrace.SpanKindInternal
+	case trace.SpanKindServer:
+		return ptrace.SpanKindServer
+	case trace.SpanKindClient:
+		return ptrace.SpanKindClient
+	case trace.SpanKindProducer:
+		return ptrace.SpanKindProducer
+	case trace.SpanKindConsumer:
+		return ptrace.SpanKindConsumer
+	}
+	return ptrace.SpanKindUnspecified
+}
+
+// putAttr sets kv in m. Keys repeated in the span keep their last value,
+// as in OTLP exporters.
+func putAttr(m pcommon.Map, kv attribute.KeyValue) {
+	k := string(kv.Key)
+	switch kv.Value.Type() {
+	case attribute.BOOL:
+		m.PutBool(k, kv.Value.AsBool())
+	case attribute.INT64:
+		m.PutInt(k, kv.Value.AsInt64())
+	case attribute.FLOAT64:
+		m.PutDouble(k, kv.Value.AsFloat64())
+	case attribute.STRING:
+		m.PutStr(k, kv.Value.AsString())
+	case attribute.BOOLSLICE:
+		s := m.PutEmptySlice(k)
+		for _, v := range kv.Value.AsBoolSlice() {
+			s.AppendEmpty().SetBool(v)
+		}
+	case attribute.INT64SLICE:
+		s := m.PutEmptySlice(k)
+		for _, v := range kv.Value.AsInt64Slice() {
+			s.AppendEmpty().SetInt(v)
+		}
+	case attribute.FLOAT64SLICE:
+		s := m.PutEmptySlice(k)
+		for _, v := range kv.Value.AsFloat64Slice() {
+			s.AppendEmpty().SetDouble(v)
+		}
+	case attribute.STRINGSLICE:
+		s := m.PutEmptySlice(k)
+		for _, v := range kv.Value.AsStringSlice() {
+			s.AppendEmpty().SetStr(v)
+		}
+	default:
+		m.PutStr(k, kv.Value.Emit())
+	}
+}
