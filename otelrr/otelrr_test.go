@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"

@@ -132,4 +132,3 @@ func liveWriter(dir string) (int, bool) {
 	}
 	return pid, true
 }
-

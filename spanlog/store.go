@@ -34,7 +34,20 @@ var (
 	ErrFutureFormat = errors.New("store format is newer than this agentrr")
 	// ErrRecording: the run is still being recorded by a live process.
 	ErrRecording = errors.New("run is still being recorded")
+	// ErrBadTraceID: a trace id (or prefix) that is not hexadecimal or has
+	// the wrong length.
+	ErrBadTraceID = errors.New("bad trace id")
 )
+
+// badID returns an error wrapping ErrBadTraceID with the message given.
+func badID(format string, args ...any) error {
+	return &badIDError{msg: fmt.Sprintf(format, args...)}
+}
+
+type badIDError struct{ msg string }
+
+func (e *badIDError) Error() string        { return e.msg }
+func (e *badIDError) Is(target error) bool { return target == ErrBadTraceID }
 
 // AmbiguousError is returned when a trace id prefix matches several runs.
 type AmbiguousError struct {
@@ -90,7 +103,7 @@ func OpenExisting(root string) (*Store, error) {
 		return nil, fmt.Errorf("agentrr store %s: %w", root, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("agentrr store %s is a file, not a directory", root)
+		return nil, fmt.Errorf("%w at %s: it is a file, not a directory", ErrNoStore, root)
 	}
 	s := &Store{root: root}
 	if err := s.checkFormat(false); err != nil {
@@ -173,13 +186,13 @@ func (s *Store) runDir(traceID string) string { return filepath.Join(s.root, "ru
 func ParseTraceID(s string) ([16]byte, error) {
 	var id [16]byte
 	if len(s) != 32 {
-		return id, fmt.Errorf("trace id %q has %d characters, want 32 hex digits", s, len(s))
+		return id, badID("trace id %q has %d characters, want 32 hex digits", s, len(s))
 	}
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("trace id %q is not hexadecimal", s)
+		return id, badID("trace id %q is not hexadecimal", s)
 	}
 	if id == [16]byte{} {
-		return id, fmt.Errorf("trace id %q is all zeros (not a valid trace id)", s)
+		return id, badID("trace id %q is all zeros (not a valid trace id)", s)
 	}
 	return id, nil
 }
@@ -212,13 +225,13 @@ func (s *Store) TraceIDs() ([]string, error) {
 func (s *Store) Resolve(prefix string) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(prefix))
 	if p == "" {
-		return "", fmt.Errorf("empty trace id: give a trace id or a unique prefix of one (see agentrr runs)")
+		return "", badID("empty trace id: give a trace id or a unique prefix of one (see agentrr runs)")
 	}
 	if len(p) > 32 {
-		return "", fmt.Errorf("trace id %q has %d characters: a trace id is 32 hex digits", prefix, len(p))
+		return "", badID("trace id %q has %d characters: a trace id is 32 hex digits", prefix, len(p))
 	}
 	if _, err := hex.DecodeString(p + strings.Repeat("0", len(p)%2)); err != nil {
-		return "", fmt.Errorf("trace id %q is not hexadecimal", prefix)
+		return "", badID("trace id %q is not hexadecimal", prefix)
 	}
 	ids, err := s.TraceIDs()
 	if err != nil {

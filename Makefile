@@ -1,0 +1,46 @@
+# agentrr developer tasks. Run `make` (or `make help`) to list targets.
+
+GO ?= go
+
+# staticcheck lives in a separate module (tools/) so the root module never
+# depends on it; -modfile points `go tool` at that module while staticcheck
+# itself runs from the repo root and lints the root module's packages.
+STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
+
+# Go files checked by gofmt: tracked plus untracked-but-not-ignored files when
+# in a git work tree, otherwise every .go file. Only expanded when used.
+GOFILES = $(wildcard $(shell git ls-files -co --exclude-standard -- '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+
+.DEFAULT_GOAL := help
+
+.PHONY: help build test lint demo clean
+
+help: ## List targets with a one-line description
+	@echo 'Usage: make <target>'
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build the agentrr binary into bin/agentrr
+	$(GO) build -o bin/agentrr ./cmd/agentrr
+
+test: ## Run all tests with the race detector
+	$(GO) test -race -count=1 ./...
+
+lint: ## Check gofmt, then run go vet and staticcheck
+	@echo '--> gofmt -l'
+	@unformatted="$(if $(GOFILES),$$(gofmt -l $(GOFILES)))" || exit 1; \
+	if [ -n "$$unformatted" ]; then \
+		echo 'These files need gofmt -w:'; \
+		echo "$$unformatted"; \
+		exit 1; \
+	fi
+	@echo '--> go vet'
+	$(GO) vet ./...
+	@echo '--> staticcheck'
+	$(STATICCHECK) ./...
+
+demo: build ## Run the end-to-end demo (scripts/demo.sh)
+	./scripts/demo.sh
+
+clean: ## Remove build output (bin/) and local recordings (.agentrr/)
+	rm -rf bin/ .agentrr/

@@ -1,0 +1,397 @@
+package analyze
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+
+	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/tableprinter"
+)
+
+// TableWidth is the width, in terminal columns, that WriteTable fits its
+// divergence table and diff lines to. The table exceeds it only when even
+// its narrowest layout does not fit; a diff line exceeds it when its seq,
+// kind, name and path leave less than 64 columns for its values.
+const TableWidth = 80
+
+// Column layout of the divergence table: cells are left-aligned, separated
+// by tableprinter.ColumnGap spaces, without borders.
+
+var tableHeader = []string{"SEQ", "KIND", "NAME", "EXPECTED", "OBSERVED", "WHAT DIFFERS"}
+
+// minWidths are the widths fitColumns may narrow the columns to: SEQ and
+// KIND are short and kept whole (0), short signatures keep their 12 digits.
+var minWidths = []int{0, 0, 8, 12, 12, minWhatWidth}
+
+// whatColumn is the index of WHAT DIFFERS, the column that matters most:
+// it is narrowed last, and its cells are wrapped rather than cut.
+const whatColumn = 5
+
+// minWhatWidth is the least width of WHAT DIFFERS.
+const minWhatWidth = 24
+
+// none fills a table cell that has nothing to show.
+const none = "-"
+
+// WriteTable writes r for a person to read, as plain text without colour.
+//
+// It first writes a summary: the recording replayed, the mode, the verdict,
+// how many boundaries were served and where strict mode halted, followed by
+// one line each for the replayed run's trace id, a truncated recording and
+// the agent's error when there are any. When r has divergences it then
+// writes a table of them, one row per divergence, with the columns SEQ,
+// KIND, NAME, EXPECTED, OBSERVED and WHAT DIFFERS, kept within [TableWidth]
+// columns by cutting long cells with "…" (WHAT DIFFERS is word-wrapped
+// instead); and finally, for each signature divergence, one line per change
+// of its request diff, long values cut around their first difference:
+//
+//	seq 3 llm fake-gpt: messages[0].content: "You are a helpful…" → "You are a terse…"
+//	seq 3 llm fake-gpt: + tools[2]: {"name":"refund"}
+//	seq 3 llm fake-gpt: - temperature: 0.7
+//
+// The output is for people and may change between versions; programs should
+// read [Report.WriteJSON] instead. WriteTable returns the first error from
+// formatting the table or writing to w.
+func (r *Report) WriteTable(w io.Writer) error {
+	var buf bytes.Buffer
+	r.writeSummary(&buf)
+	if len(r.Divergences) > 0 {
+		buf.WriteByte('\n')
+		if err := r.writeDivergenceTable(&buf); err != nil {
+			return err
+		}
+		r.writeDiffs(&buf)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (r *Report) writeSummary(buf *bytes.Buffer) {
+	buf.WriteString("replay")
+	if r.OriginalTrace != "" {
+		buf.WriteString(" of ")
+		buf.WriteString(r.OriginalTrace)
+	}
+	if r.Mode != "" {
+		fmt.Fprintf(buf, " (%s)", r.Mode)
+	}
+	fmt.Fprintf(buf, ": %s — ", r.Verdict())
+	if !r.Faithful() {
+		fmt.Fprintf(buf, "%s, ", plural(len(r.Divergences), "divergence", "divergences"))
+	}
+	fmt.Fprintf(buf, "%d of %s served", r.Served, plural(r.Recorded, "boundary", "boundaries"))
+	if r.Requested != r.Served {
+		fmt.Fprintf(buf, " (%d requested)", r.Requested)
+	}
+	if r.Halted {
+		if len(r.Divergences) > 0 {
+			fmt.Fprintf(buf, ", halted at seq %d", r.Divergences[0].Seq)
+		} else {
+			buf.WriteString(", halted")
+		}
+	}
+	buf.WriteByte('\n')
+	if r.ReplayTrace != "" {
+		fmt.Fprintf(buf, "the replayed run was recorded as trace %s\n", r.ReplayTrace)
+	}
+	if r.RecordingTruncated {
+		fmt.Fprintf(buf, "the recording is truncated (its recorder was killed): it holds only the first %s of its run\n",
+			plural(r.Recorded, "boundary", "boundaries"))
+	}
+	if r.AgentError != "" {
+		fmt.Fprintf(buf, "the agent's run ended with an error: %s\n", r.AgentError)
+	}
+}
+
+func (r *Report) writeDivergenceTable(buf *bytes.Buffer) error {
+	rows := make([][]string, len(r.Divergences))
+	for i := range r.Divergences {
+		rows[i] = r.divergenceRow(&r.Divergences[i])
+	}
+	fitColumns(rows, TableWidth)
+
+	if err := tableprinter.Render(buf, tableHeader, rows); err != nil {
+		return fmt.Errorf("divergence table: %w", err)
+	}
+	return nil
+}
+
+// divergenceRow is the table row of d, uncut.
+func (r *Report) divergenceRow(d *Divergence) []string {
+	kind, name := d.ExpectedKind, d.ExpectedName
+	if kind == "" && name == "" {
+		kind, name = d.ObservedKind, d.ObservedName
+	}
+	expected := orNone(boundary.ShortSignature(d.ExpectedSignature))
+	observed := orNone(boundary.ShortSignature(d.ObservedSignature))
+	if d.Reason == ReasonKind {
+		expected = orNone(kindName(d.ExpectedKind, d.ExpectedName))
+		observed = orNone(kindName(d.ObservedKind, d.ObservedName))
+	}
+	return []string{
+		fmt.Sprint(d.Seq),
+		orNone(string(kind)),
+		orNone(oneLine(name)),
+		expected,
+		observed,
+		r.whatDiffers(d),
+	}
+}
+
+// whatDiffers is the short phrase of the WHAT DIFFERS column.
+func (r *Report) whatDiffers(d *Divergence) string {
+	switch d.Reason {
+	case ReasonSignature:
+		if len(d.Diff) == 0 {
+			return "request differs"
+		}
+		c := d.Diff[0]
+		s := displayPath(c.Path) + " " + c.Op
+		if n := len(d.Diff) - 1; n > 0 {
+			s += fmt.Sprintf(" and%c%d%cmore", nbsp, n, nbsp) // wrapped as one word
+		}
+		return s
+	case ReasonKind:
+		got := kindName(d.ObservedKind, d.ObservedName)
+		if got == "" {
+			got = "nothing"
+		}
+		return fmt.Sprintf("expected %s, got %s", orNone(kindName(d.ExpectedKind, d.ExpectedName)), got)
+	case ReasonExtra:
+		return "boundary past the end of the recording"
+	case ReasonMissing:
+		n := max(d.Count, 1)
+		return fmt.Sprintf("%s never requested", plural(n, "recorded boundary", "recorded boundaries"))
+	case ReasonTruncated:
+		if r.Recorded == 0 {
+			return "recording is empty (recorder was killed)"
+		}
+		return fmt.Sprintf("recording ends at seq %d (recorder was killed)", r.Recorded-1)
+	}
+	return string(d.Reason)
+}
+
+// writeDiffs writes the request diff of each signature divergence, one line
+// per change.
+func (r *Report) writeDiffs(buf *bytes.Buffer) {
+	first := true
+	for i := range r.Divergences {
+		d := &r.Divergences[i]
+		if d.Reason != ReasonSignature || len(d.Diff) == 0 {
+			continue
+		}
+		if first {
+			buf.WriteByte('\n')
+			first = false
+		}
+		who := fmt.Sprintf("  seq %d", d.Seq)
+		if kn := oneLine(kindName(d.ExpectedKind, d.ExpectedName)); kn != "" {
+			who += " " + kn
+		}
+		who += ": "
+		for _, c := range d.Diff {
+			path := displayPath(c.Path) + ": "
+			switch c.Op {
+			case OpAdded:
+				line := who + "+ " + path
+				fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Observed, valueRoom(line)))
+			case OpRemoved:
+				line := who + "- " + path
+				fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Expected, valueRoom(line)))
+			default:
+				line := who + path
+				x, y := excerpts(c.Expected, c.Observed, valueRoom(line+" → "))
+				fmt.Fprintf(buf, "%s%s → %s\n", line, x, y)
+			}
+		}
+	}
+}
+
+// minValueRoom is the least room a diff line gives its values, however long
+// its prefix: a changed value and its replacement share it, an added or
+// removed value has it alone.
+const minValueRoom = 64
+
+// valueRoom is the room the values of a diff line that starts with prefix
+// may take: what is left of TableWidth, or minValueRoom if that is more.
+func valueRoom(prefix string) int {
+	return max(TableWidth-twwidth.Width(prefix), minValueRoom)
+}
+
+// diffContext is how many runes before the first difference excerpts keeps.
+const diffContext = 12
+
+// excerpts fits the two values of a change into room columns. Values that
+// fit are kept whole; otherwise the shorter keeps its whole text if it fits
+// in half the room and the other value takes the rest. When the first
+// difference between them would be cut off, both start diffContext runes
+// before it, after a "…", so that what changed stays in view.
+func excerpts(x, y string, room int) (string, string) {
+	wx, wy := twwidth.Width(x), twwidth.Width(y)
+	if wx+wy <= room {
+		return x, y
+	}
+	cx, cy := room/2, room-room/2
+	switch {
+	case wx < cx:
+		cx, cy = wx, room-wx
+	case wy < cy:
+		cx, cy = room-wy, wy
+	}
+	if skip := commonPrefixRunes(x, y) - diffContext; skip > 0 && skip+2*diffContext > min(cx, cy) {
+		x, y = ellipsis+dropRunes(x, skip), ellipsis+dropRunes(y, skip)
+	}
+	return cutWidth(x, cx), cutWidth(y, cy)
+}
+
+func commonPrefixRunes(x, y string) int {
+	n := 0
+	for x != "" && y != "" {
+		rx, sx := utf8.DecodeRuneInString(x)
+		ry, sy := utf8.DecodeRuneInString(y)
+		if rx != ry {
+			break
+		}
+		x, y = x[sx:], y[sy:]
+		n++
+	}
+	return n
+}
+
+func dropRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[i:]
+		}
+		n--
+	}
+	return ""
+}
+
+// fitColumns makes the table, header included, fit in width columns where
+// it can. While the table is too wide, the widest of NAME, EXPECTED and
+// OBSERVED still wider than its minimum loses one column; when they are all
+// at their minimum, WHAT DIFFERS narrows down to minWhatWidth. Cells wider
+// than their column are then cut with "…", except WHAT DIFFERS cells, which
+// are word-wrapped onto several lines.
+func fitColumns(rows [][]string, width int) {
+	widths := make([]int, len(tableHeader))
+	for i, h := range tableHeader {
+		widths[i] = twwidth.Width(h)
+	}
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], twwidth.Width(cell))
+		}
+	}
+	budget := width - tableprinter.ColumnGap*(len(widths)-1)
+	for total(widths) > budget {
+		widest := -1
+		for i, w := range widths {
+			if i != whatColumn && minWidths[i] > 0 && w > max(minWidths[i], twwidth.Width(tableHeader[i])) &&
+				(widest < 0 || w > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			widths[whatColumn] = max(minWhatWidth, widths[whatColumn]-(total(widths)-budget))
+			break
+		}
+		widths[widest]--
+	}
+	for _, row := range rows {
+		for i := range row {
+			if i == whatColumn {
+				row[i] = wrapWords(row[i], widths[i])
+			} else {
+				row[i] = cutWidth(row[i], widths[i])
+			}
+		}
+	}
+}
+
+// wrapWords breaks s into lines of at most width columns at spaces; a word
+// longer than width is cut with "…". A no-break space joins words that must
+// stay on one line; it is written as a space.
+func wrapWords(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Split(s, " ") {
+		if word == "" {
+			continue
+		}
+		word = cutWidth(word, width)
+		switch {
+		case line == "":
+			line = word
+		case twwidth.Width(line)+1+twwidth.Width(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return strings.ReplaceAll(strings.Join(lines, "\n"), string(nbsp), " ")
+}
+
+// nbsp is the no-break space.
+const nbsp = '\u00a0'
+
+func total(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// cutWidth cuts s to at most width terminal columns, ending it with "…"
+// when it was cut.
+func cutWidth(s string, width int) string {
+	if twwidth.Width(s) <= width {
+		return s
+	}
+	return twwidth.Truncate(s, width, ellipsis)
+}
+
+// displayPath is a Change path as shown to people: the root is "request".
+func displayPath(path string) string {
+	if path == "" {
+		return "request"
+	}
+	return path
+}
+
+func kindName(kind boundary.Kind, name string) string {
+	return strings.TrimSpace(string(kind) + " " + name)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+// oneLine makes s fit on one line: each run of white space becomes a space.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\t\n\v\f\r") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

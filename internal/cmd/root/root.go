@@ -1,0 +1,48 @@
+// Package root assembles the agentrr command tree.
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/agentrr/agentrr/internal/cmd/replay"
+	"github.com/agentrr/agentrr/internal/cmd/runs"
+	"github.com/agentrr/agentrr/internal/cmdutil"
+)
+
+// NewCmdRoot returns the agentrr root command.
+func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agentrr <command>",
+		Short: "Record and replay AI agent runs, rr-style, on OpenTelemetry",
+		Long: `agentrr records every nondeterministic boundary an agent crosses (LLM calls,
+tool calls, clock reads, random draws, ids) as OpenTelemetry spans committed
+durably to an embedded Pebble store, and replays a run offline, halting at
+the first boundary where behaviour diverges.
+
+The store is .agentrr in the working directory unless --store or
+AGENTRR_STORE says otherwise. Runs are named by their trace id; any unique
+prefix of it will do.
+
+Exit status:
+  0  success (a replay was faithful)
+  1  a replay diverged from its recording
+  2  usage error, unknown or ambiguous run, no store
+  3  a damaged run or store
+  4  the agent failed without diverging
+  5  verify: the run is truncated (a whole prefix of a run)
+  6  the run is still being recorded`,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmd.SetIn(f.IO.In)
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.FlagError("%v (see %s --help)", err, c.CommandPath())
+	})
+	cmdutil.AddStoreFlag(cmd, f)
+	cmd.AddCommand(runs.NewCmdRuns(f, nil))
+	cmd.AddCommand(replay.NewCmdReplay(f, nil))
+	return cmd
+}

@@ -1,0 +1,78 @@
+// Package cmdutil holds what every agentrr command shares: the exit codes
+// and the errors that choose them, the I/O streams, the store flag and the
+// --json helper.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// Exit codes. They are part of the CLI's contract (see the README and
+// `agentrr --help`).
+const (
+	ExitOK        = 0 // success; a replay that was faithful
+	ExitDiverged  = 1 // a replay diverged from its recording
+	ExitUsage     = 2 // bad flags or arguments, unknown or ambiguous run, no store
+	ExitDamaged   = 3 // a damaged run or store
+	ExitAgent     = 4 // the agent failed (non-zero exit, or never finished its run) without diverging
+	ExitTruncated = 5 // verify: the run is truncated (a whole prefix)
+	ExitBusy      = 6 // the run is still being recorded by another process
+	ExitInternal  = 70
+)
+
+// ExitError carries the exit code a command chose. Its message is printed
+// (unless empty) as "agentrr: <message>".
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit returns an *ExitError with code and a formatted message.
+func Exit(code int, format string, args ...any) error {
+	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// SilentExit returns an error that sets the exit code and prints nothing
+// (the command already printed what the user needs).
+func SilentExit(code int) error { return &ExitError{Code: code} }
+
+// Code returns the exit code for err: the code an *ExitError carries, or
+// the code its cause maps to (unknown runs and missing stores are usage
+// errors, damage is ExitDamaged, a live recording ExitBusy), else 1.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	var amb *spanlog.AmbiguousError
+	switch {
+	case errors.Is(err, spanlog.ErrNotFound), errors.Is(err, spanlog.ErrNoStore), errors.Is(err, spanlog.ErrBadTraceID), errors.As(err, &amb):
+		return ExitUsage
+	case errors.Is(err, replayer.ErrDamaged), errors.Is(err, spanlog.ErrFutureFormat):
+		return ExitDamaged
+	case errors.Is(err, spanlog.ErrRecording):
+		return ExitBusy
+	}
+	return ExitDiverged
+}
+
+// FlagError marks an error in the command line (exit code 2).
+func FlagError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
