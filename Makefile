@@ -13,7 +13,7 @@ GOFILES = $(wildcard $(shell git ls-files -co --exclude-standard -- '*.go' 2>/de
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint demo clean
+.PHONY: help build test lint demo clean jaeger bench
 
 help: ## List targets with a one-line description
 	@echo 'Usage: make <target>'
@@ -22,6 +22,13 @@ help: ## List targets with a one-line description
 
 build: ## Build the agentrr binary into bin/agentrr
 	$(GO) build -o bin/agentrr ./cmd/agentrr
+
+# Jaeger v2 is built from its Go module, pinned in a separate module
+# (tools/jaeger) so the root module never depends on it. The end-to-end test
+# (e2e/) runs it; it fails in CI (CI=true) when bin/jaeger is missing.
+# Cold, the build takes several minutes; with a warm build cache, seconds.
+jaeger: ## Build Jaeger v2 (for the e2e test and local viewing) into bin/jaeger
+	$(GO) -C tools/jaeger build -o $(CURDIR)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 test: ## Run all tests with the race detector
 	$(GO) test -race -count=1 ./...
@@ -38,6 +45,12 @@ lint: ## Check gofmt, then run go vet and staticcheck
 	$(GO) vet ./...
 	@echo '--> staticcheck'
 	$(STATICCHECK) ./...
+
+# The benchmark harness is its own module (bench/go.mod) so that its peers
+# (go-vcr, the Temporal SDK) never enter the root module. It takes a few
+# minutes; BENCHFLAGS passes flags, e.g. BENCHFLAGS='-full -markdown'.
+bench: build ## Measure recording/replay cost vs the disk and peers (docs/performance.md)
+	cd bench && $(GO) run . -repo .. -agentrr ../bin/agentrr $(BENCHFLAGS)
 
 demo: build ## Run the end-to-end demo (scripts/demo.sh)
 	./scripts/demo.sh

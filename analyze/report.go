@@ -1,6 +1,10 @@
 package analyze
 
-import "github.com/agentrr/agentrr/boundary"
+import (
+	"encoding/json"
+
+	"github.com/agentrr/agentrr/boundary"
+)
 
 // Reason classifies a divergence.
 type Reason string
@@ -83,6 +87,37 @@ type Report struct {
 	Divergences []Divergence `json:"divergences"`
 	// AgentError is the error the agent's run ended with, if any.
 	AgentError string `json:"agent_error,omitempty"`
+	// Stopped is set when the replay was stopped on request before the run
+	// ended (`agentrr replay --until-seq`, quit in `agentrr step`): the
+	// boundaries before Stopped.Seq were replayed, the one at Stopped.Seq
+	// is pending. A stop is not a divergence: a stopped replay is faithful
+	// when the boundaries it replayed were.
+	Stopped *Stop `json:"stopped,omitempty"`
+	// CodeChange says, in one sentence, whether the replaying agent's build
+	// differs from the recorded one (VCS revision and modified flag, else
+	// the executable's SHA-256), e.g. "agent code changed since recording:
+	// 1a2b3c4d5e6f (modified) → 9f8e7d6c5b4a". Empty when unknown.
+	CodeChange string `json:"code_change,omitempty"`
+	// CodeChanged is true when CodeChange reports a difference.
+	CodeChanged bool `json:"code_changed,omitempty"`
+}
+
+// Stop is where a replay was stopped on request, and the boundary the agent
+// was about to make there, which was neither served nor counted as a
+// divergence.
+type Stop struct {
+	// Reason says who stopped the replay, e.g. "--until-seq 3".
+	Reason string `json:"reason"`
+	// Seq, Kind and Name identify the pending boundary.
+	Seq  int64         `json:"seq"`
+	Kind boundary.Kind `json:"kind"`
+	Name string        `json:"name"`
+	// Request is the agent's pending request, as JSON (canonical when it
+	// comes from a session; a report file holds it indented).
+	Request json.RawMessage `json:"request,omitempty"`
+	// Divergence is how the pending boundary differs from the recording's
+	// boundary at Seq; nil when it matches.
+	Divergence *Divergence `json:"divergence,omitempty"`
 }
 
 // Faithful reports whether the replay reproduced the recording exactly.

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -41,9 +42,12 @@ const none = "-"
 // WriteTable writes r for a person to read, as plain text without colour.
 //
 // It first writes a summary: the recording replayed, the mode, the verdict,
-// how many boundaries were served and where strict mode halted, followed by
-// one line each for the replayed run's trace id, a truncated recording and
-// the agent's error when there are any. When r has divergences it then
+// how many boundaries were served and where strict mode halted or the replay
+// was stopped on request, followed by one line each for the replayed run's
+// trace id, whether the agent's code changed since the recording, a
+// truncated recording and the agent's error when there are any, and, for a
+// stopped replay, the pending boundary with its request as indented JSON
+// (see [IndentJSON]). When r has divergences it then
 // writes a table of them, one row per divergence, with the columns SEQ,
 // KIND, NAME, EXPECTED, OBSERVED and WHAT DIFFERS, kept within [TableWidth]
 // columns by cutting long cells with "…" (WHAT DIFFERS is word-wrapped
@@ -95,9 +99,18 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 			buf.WriteString(", halted")
 		}
 	}
+	if r.Stopped != nil {
+		fmt.Fprintf(buf, ", stopped before seq %d", r.Stopped.Seq)
+		if r.Stopped.Reason != "" {
+			fmt.Fprintf(buf, " (%s)", r.Stopped.Reason)
+		}
+	}
 	buf.WriteByte('\n')
 	if r.ReplayTrace != "" {
 		fmt.Fprintf(buf, "the replayed run was recorded as trace %s\n", r.ReplayTrace)
+	}
+	if r.CodeChange != "" {
+		fmt.Fprintf(buf, "%s\n", r.CodeChange)
 	}
 	if r.RecordingTruncated {
 		fmt.Fprintf(buf, "the recording is truncated (its recorder was killed): it holds only the first %s of its run\n",
@@ -106,6 +119,53 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	if r.AgentError != "" {
 		fmt.Fprintf(buf, "the agent's run ended with an error: %s\n", r.AgentError)
 	}
+	if r.Stopped != nil {
+		r.writeStop(buf)
+	}
+}
+
+// stopLines is how many lines of the pending request writeStop shows.
+const stopLines = 20
+
+// writeStop writes the boundary pending where the replay was stopped: its
+// seq, kind and name, whether it matches the recording, and its request as
+// indented JSON cut to stopLines lines.
+func (r *Report) writeStop(buf *bytes.Buffer) {
+	st := r.Stopped
+	fmt.Fprintf(buf, "\npending at seq %d (not served): %s", st.Seq, orNone(oneLine(kindName(st.Kind, st.Name))))
+	if st.Divergence == nil {
+		buf.WriteString(", matches the recording\n")
+	} else {
+		fmt.Fprintf(buf, ", differs from the recording: %s\n", r.whatDiffers(st.Divergence))
+	}
+	if len(st.Request) > 0 {
+		buf.WriteString("request:\n")
+		buf.WriteString(IndentJSON(st.Request, "  ", stopLines))
+	}
+}
+
+// IndentJSON returns the JSON text raw indented for reading, each line
+// starting with prefix and ending with a newline, and cut after maxLines
+// lines (0: no limit) with a last line saying how many were left out.
+// Text that is not valid JSON is returned as it is, under the same rules.
+func IndentJSON(raw []byte, prefix string, maxLines int) string {
+	var pretty bytes.Buffer
+	text := string(raw)
+	if err := json.Indent(&pretty, bytes.TrimSpace(raw), "", "  "); err == nil {
+		text = pretty.String()
+	}
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	var b strings.Builder
+	for i, line := range lines {
+		if maxLines > 0 && i == maxLines && len(lines) > maxLines+1 {
+			fmt.Fprintf(&b, "%s%s %d more lines\n", prefix, ellipsis, len(lines)-i)
+			break
+		}
+		b.WriteString(prefix)
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func (r *Report) writeDivergenceTable(buf *bytes.Buffer) error {

@@ -57,3 +57,55 @@ const (
 	GenAIToolName      = "gen_ai.tool.name"
 	GenAIToolCallID    = "gen_ai.tool.call.id"
 )
+
+// More OpenTelemetry GenAI semantic-convention keys (semconv v1.41), set on
+// the llm boundaries the HTTP transport recognises (see otelrr.Transport).
+const (
+	GenAIResponseID               = "gen_ai.response.id"
+	GenAIResponseFinishReasons    = "gen_ai.response.finish_reasons"
+	GenAIRequestTemperature       = "gen_ai.request.temperature"
+	GenAIRequestMaxTokens         = "gen_ai.request.max_tokens"
+	GenAIRequestTopP              = "gen_ai.request.top_p"
+	GenAIRequestTopK              = "gen_ai.request.top_k"
+	GenAIRequestStopSequences     = "gen_ai.request.stop_sequences"
+	GenAIRequestFrequencyPenalty  = "gen_ai.request.frequency_penalty"
+	GenAIRequestPresencePenalty   = "gen_ai.request.presence_penalty"
+	GenAIRequestSeed              = "gen_ai.request.seed"
+	GenAIRequestChoiceCount       = "gen_ai.request.choice.count"
+	GenAIInputMessages            = "gen_ai.input.messages"
+	GenAIOutputMessages           = "gen_ai.output.messages"
+	GenAISystemInstructions       = "gen_ai.system_instructions"
+	GenAIUsageCacheReadTokens     = "gen_ai.usage.cache_read.input_tokens"
+	GenAIUsageCacheCreationTokens = "gen_ai.usage.cache_creation.input_tokens"
+	GenAIToolType                 = "gen_ai.tool.type"
+	GenAIToolCallArguments        = "gen_ai.tool.call.arguments"
+	// EventGenAIToolCall names the span event added to an llm boundary for
+	// each tool call the model requested (attributes gen_ai.tool.name,
+	// gen_ai.tool.call.id, gen_ai.tool.call.arguments, gen_ai.tool.type).
+	EventGenAIToolCall = "gen_ai.tool.call"
+)
+
+// Attributes of the boundaries made by the HTTP transport (otelrr.Transport).
+// None of them is part of the signature or the payload hash: they describe,
+// they are not replayed.
+const (
+	// AttrHTTPStream is true on a boundary whose response body was recorded
+	// as it streamed, chunk by chunk.
+	AttrHTTPStream = "agentrr.http.stream"
+	// AttrHTTPStreamOpenedAt is, on a streamed boundary, the seq the next
+	// boundary of the run would have had when the request was sent. A
+	// stream is stored when it ends, so boundaries the agent made while it
+	// was open come before it; replay finds the stream by this position and
+	// matches it when it ends, as recorded.
+	AttrHTTPStreamOpenedAt = "agentrr.http.stream.opened_at"
+	// AttrHTTPConnectFailed is true on a failed exchange whose connection
+	// attempt never got a connection (nothing was sent). Replay reports the
+	// same connection attempt to the request's httptrace hooks, which SDKs
+	// use to decide whether a retry is safe.
+	AttrHTTPConnectFailed = "agentrr.http.connect_failed"
+	// AttrHTTPRetryWaitSkipped is set on a replayed boundary whose
+	// retry-wait headers (Retry-After, Retry-After-Ms) were served as
+	// Retry-After-Ms: 0 because the recording shows the client retried
+	// the request next; the value is the recorded headers.
+	AttrHTTPRetryWaitSkipped = "agentrr.http.retry_wait_skipped"
+)

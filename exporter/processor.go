@@ -25,13 +25,38 @@ import (
 type Processor struct {
 	mu   sync.RWMutex
 	runs map[trace.TraceID]*Run
+
+	// fwd, when set, gets a copy of every span: boundary spans of attached
+	// runs after their synced write, with their seq (see SetForwarder).
+	fwd *Forwarder
+
+	// valueLimit is the provider's attribute value length limit (-1: none).
+	// With a limit, any string attribute may have been cut, so every
+	// boundary is checked against its signature and payload hash.
+	valueLimit int
 }
 
 var _ sdktrace.SpanProcessor = (*Processor)(nil)
 
+// ProcessorOption configures NewProcessor.
+type ProcessorOption func(*Processor)
+
+// WithAttributeValueLengthLimit tells the processor the span limit its
+// provider applies to attribute values (sdktrace.SpanLimits, -1 for none).
+// Without this option the processor assumes a limit may apply and checks
+// every boundary's signature and payload hash against its attributes, which
+// costs a hash of the payload per boundary.
+func WithAttributeValueLengthLimit(n int) ProcessorOption {
+	return func(p *Processor) { p.valueLimit = n }
+}
+
 // NewProcessor returns a Processor with no runs attached.
-func NewProcessor() *Processor {
-	return &Processor{runs: make(map[trace.TraceID]*Run)}
+func NewProcessor(opts ...ProcessorOption) *Processor {
+	p := &Processor{runs: make(map[trace.TraceID]*Run), valueLimit: 0}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Result is the outcome of committing one boundary span.
@@ -84,6 +109,7 @@ func (p *Processor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 // run, with a synced write, and records the outcome for Run.Take.
 func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !isBoundary(s) {
+		p.fwd.Forward(s)
 		return
 	}
 	sc := s.SpanContext()
@@ -91,9 +117,10 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	r := p.runs[sc.TraceID()]
 	p.mu.RUnlock()
 	if r == nil {
+		p.fwd.Forward(s)
 		return
 	}
-	damage := damageOf(s)
+	damage := damageOf(s, p.valueLimit >= 0)
 	seq, err := r.w.Append(func(seq int64) ([]byte, error) {
 		extra := []attribute.KeyValue{attribute.Int64(boundary.AttrSeq, seq)}
 		if damage != "" {
@@ -107,6 +134,7 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	r.mu.Lock()
 	r.results[sc.SpanID()] = Result{Seq: seq, Err: err}
 	r.mu.Unlock()
+	p.forwardBoundary(s, seq, damage, err)
 }
 
 // PayloadCutError is returned for a boundary whose payload span limits cut
@@ -139,12 +167,19 @@ func isBoundary(s sdktrace.ReadOnlySpan) bool {
 // String attributes cut by a value length limit are found by comparing with
 // the recorded lengths; attributes dropped by the count limit show in
 // DroppedAttributes.
-func damageOf(s sdktrace.ReadOnlySpan) string {
+func damageOf(s sdktrace.ReadOnlySpan, mayBeCut bool) string {
 	var req, resp *string
 	reqLen, respLen := int64(-1), int64(-1)
+	var kind, name, errText, sig, hash string
 	var sawSig, sawHash bool
 	for _, kv := range s.Attributes() {
 		switch kv.Key {
+		case boundary.AttrKind:
+			kind = kv.Value.AsString()
+		case boundary.AttrName:
+			name = kv.Value.AsString()
+		case boundary.AttrError:
+			errText = kv.Value.AsString()
 		case boundary.AttrRequest:
 			v := kv.Value.AsString()
 			req = &v
@@ -156,9 +191,9 @@ func damageOf(s sdktrace.ReadOnlySpan) string {
 		case boundary.AttrResponseLength:
 			respLen = kv.Value.AsInt64()
 		case boundary.AttrSignature:
-			sawSig = true
+			sawSig, sig = true, kv.Value.AsString()
 		case boundary.AttrPayloadHash:
-			sawHash = true
+			sawHash, hash = true, kv.Value.AsString()
 		}
 	}
 	switch {
@@ -168,13 +203,31 @@ func damageOf(s sdktrace.ReadOnlySpan) string {
 		return fmt.Sprintf("response cut from %d to %d bytes by an attribute value length limit", respLen, len(*resp))
 	case s.DroppedAttributes() > 0 && (req == nil || !sawSig || !sawHash):
 		return fmt.Sprintf("%d attributes dropped by the attribute count limit, among them boundary attributes", s.DroppedAttributes())
+	case !mayBeCut:
+		return ""
+	}
+	// A value length limit may also have cut the error text, the name, or
+	// the signature and hash themselves: they no longer agree.
+	var reqB, respB []byte
+	if req != nil {
+		reqB = []byte(*req)
+	}
+	if resp != nil {
+		respB = []byte(*resp)
+	}
+	switch {
+	case sawHash && boundary.PayloadHash(reqB, respB, errText) != hash:
+		return "error text or payload hash cut by an attribute value length limit (the payload hash does not match)"
+	case sawSig && boundary.Signature(boundary.Kind(kind), name, reqB) != sig:
+		return "name or signature cut by an attribute value length limit (the signature does not match)"
 	}
 	return ""
 }
 
 // Shutdown closes the writers of runs still attached (their agents never
 // ended them): they read back as truncated. Ended runs are already closed.
-func (p *Processor) Shutdown(context.Context) error {
+// Then it shuts the forwarder down, if any (bounded wait).
+func (p *Processor) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	runs := p.runs
 	p.runs = make(map[trace.TraceID]*Run)
@@ -183,8 +236,10 @@ func (p *Processor) Shutdown(context.Context) error {
 	for _, r := range runs {
 		errs = append(errs, r.w.Close())
 	}
+	errs = append(errs, p.fwd.Shutdown(ctx))
 	return errors.Join(errs...)
 }
 
-// ForceFlush does nothing: every boundary is already durable when OnEnd returns.
-func (p *Processor) ForceFlush(context.Context) error { return nil }
+// ForceFlush flushes the forwarder, if any, with a bounded wait. Every
+// boundary is already durable when OnEnd returns.
+func (p *Processor) ForceFlush(ctx context.Context) error { return p.fwd.ForceFlush(ctx) }

@@ -3,6 +3,7 @@ package otelrr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/replayer"
 )
 
 // RecordedError is the error a boundary helper returns on replay when the
@@ -42,76 +44,138 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	if err != nil {
 		return zero, fmt.Errorf("otelrr: %s %s: request cannot be recorded: %w", sp.kind, sp.name, err)
 	}
+	c := run.begin(ctx, sp, reqJSON)
+
+	var (
+		resp     Resp
+		respJSON []byte
+		callErr  = c.replayErr
+	)
+	switch {
+	case callErr != nil:
+	case c.replayed != nil:
+		respJSON = c.replayed.Response
+		if err := json.Unmarshal(respJSON, &resp); err != nil {
+			callErr = fmt.Errorf("otelrr: replay seq %d (%s %s): recorded response does not decode into %T: %w", c.replayed.Seq, sp.kind, sp.name, resp, err)
+		}
+	default:
+		out, realErr := real(c.ctx)
+		if realErr != nil {
+			callErr = realErr
+		} else if respJSON, err = boundary.Canonical(out); err != nil {
+			callErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
+		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
+			// Hand the agent what replay will hand it: the decoded record.
+			callErr = fmt.Errorf("otelrr: %s %s: response %T does not round-trip through JSON: %w", sp.kind, sp.name, out, err)
+		}
+	}
+
+	var usage []attribute.KeyValue
+	if u, ok := any(resp).(UsageReporter); ok && callErr == nil {
+		in, out := u.Usage()
+		usage = []attribute.KeyValue{attribute.Int64(boundary.GenAIInputTokens, in), attribute.Int64(boundary.GenAIOutputTokens, out)}
+	}
+	if _, err := c.finish(respJSON, callErr, usage...); err != nil {
+		return zero, err
+	}
+	if callErr != nil {
+		return zero, callErr
+	}
+	return resp, nil
+}
+
+// boundaryCall is one boundary between its two phases: begin, which opens
+// its span and, when replaying, matches it against the recording; and
+// finish, which stores it durably. Helpers that answer at once (call) run
+// both back to back; the HTTP transport finishes a streamed response only
+// when its body ends.
+type boundaryCall struct {
+	run     *Run
+	sp      spec
+	ctx     context.Context // carries the boundary span
+	span    trace.Span
+	request []byte // canonical JSON
+	sig     string
+
+	// When replaying: replayed is the recorded boundary matched (nil when
+	// recording, or when the replay diverged and serves nothing), and
+	// replayErr, when not nil, is the error the boundary returns instead of
+	// an answer: the divergence, or the recorded call's own error.
+	replayed  *boundary.Record
+	replayErr error
+}
+
+// begin opens the span of a boundary with canonical request reqJSON and,
+// when the run replays, matches it against the recording. The caller must
+// call finish exactly once.
+func (r *Run) begin(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
+	c := r.open(ctx, sp, reqJSON)
+	if r.session != nil {
+		c.match()
+	}
+	return c
+}
+
+// open opens the span of a boundary; begin without the replay matching.
+func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 	sig := boundary.Signature(sp.kind, sp.name, reqJSON)
 	attrs := append([]attribute.KeyValue{
 		attribute.String(boundary.AttrKind, string(sp.kind)),
 		attribute.String(boundary.AttrName, sp.name),
 	}, sp.attrs...)
-	ctx, span := run.tp.tracer.Start(ctx, sp.spanName, trace.WithSpanKind(sp.spanKind), trace.WithAttributes(attrs...))
+	ctx, span := r.tp.tracer.Start(ctx, sp.spanName, trace.WithSpanKind(sp.spanKind), trace.WithAttributes(attrs...))
+	return &boundaryCall{run: r, sp: sp, ctx: ctx, span: span, request: reqJSON, sig: sig}
+}
 
-	var (
-		resp     Resp
-		respJSON []byte
-		failed   bool
-		errText  string
-		retErr   error
-	)
-	if run.session != nil {
-		rec, div, derr := run.session.Next(sp.kind, sp.name, sig, reqJSON)
-		switch {
-		case derr != nil:
+// match matches the boundary against the recording (the run replays):
+// it sets replayed and replayErr.
+func (c *boundaryCall) match() {
+	sp, span := c.sp, c.span
+	rec, div, derr := c.run.session.Next(sp.kind, sp.name, c.sig, c.request)
+	switch {
+	case derr != nil:
+		// A replay stopped on request (--until-seq, step quit) did not
+		// diverge here: the boundary just was not served.
+		if !errors.Is(derr, replayer.ErrStopped) {
 			span.SetAttributes(attribute.String(boundary.AttrDivergence, derr.Error()))
-			failed, errText, retErr = true, derr.Error(), derr
-		case rec.Failed:
-			failed, errText, retErr = true, rec.Error, &RecordedError{Text: rec.Error}
-		default:
-			respJSON = rec.Response
-			if err := json.Unmarshal(respJSON, &resp); err != nil {
-				failed = true
-				retErr = fmt.Errorf("otelrr: replay seq %d (%s %s): recorded response does not decode into %T: %w", rec.Seq, sp.kind, sp.name, resp, err)
-				errText = retErr.Error()
-				respJSON = nil
-			}
 		}
-		if div != nil {
-			span.SetAttributes(attribute.String(boundary.AttrDivergence, string(div.Reason)))
-		}
-	} else {
-		out, callErr := real(ctx)
-		if callErr != nil {
-			failed, errText, retErr = true, callErr.Error(), callErr
-		} else if respJSON, err = boundary.Canonical(out); err != nil {
-			failed = true
-			retErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
-			errText, respJSON = retErr.Error(), nil
-		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
-			// Hand the agent what replay will hand it: the decoded record.
-			failed = true
-			retErr = fmt.Errorf("otelrr: %s %s: response %T does not round-trip through JSON: %w", sp.kind, sp.name, out, err)
-			errText, respJSON = retErr.Error(), nil
-		}
+		c.replayErr = derr
+	case rec.Failed:
+		c.replayed, c.replayErr = rec, &RecordedError{Text: rec.Error}
+	default:
+		c.replayed = rec
 	}
+	if div != nil {
+		span.SetAttributes(attribute.String(boundary.AttrDivergence, string(div.Reason)))
+	}
+}
 
-	setPayload(span, reqJSON, respJSON, failed, errText, sig)
-	if u, ok := any(resp).(UsageReporter); ok && !failed {
-		in, out := u.Usage()
-		span.SetAttributes(attribute.Int64(boundary.GenAIInputTokens, in), attribute.Int64(boundary.GenAIOutputTokens, out))
+// finish stores the boundary: with response resp (canonical JSON), or as
+// failed with callErr's text when callErr is not nil. It sets the payload
+// attributes and attrs, ends the span (which commits it with a synced
+// write) and returns the boundary's seq, or an error when the boundary was
+// not stored whole; only then may the answer reach the agent.
+func (c *boundaryCall) finish(resp []byte, callErr error, attrs ...attribute.KeyValue) (int64, error) {
+	var errText string
+	if callErr != nil {
+		errText, resp = callErr.Error(), nil
 	}
-	if failed {
-		span.SetStatus(codes.Error, errText)
+	setPayload(c.span, c.request, resp, callErr != nil, errText, c.sig)
+	if len(attrs) > 0 {
+		c.span.SetAttributes(attrs...)
 	}
-	span.End()
-	res, ok := run.commits.Take(span.SpanContext().SpanID())
+	if callErr != nil {
+		c.span.SetStatus(codes.Error, errText)
+	}
+	c.span.End()
+	res, ok := c.run.commits.Take(c.span.SpanContext().SpanID())
 	if !ok {
-		return zero, fmt.Errorf("otelrr: %s %s was not recorded: its span never reached the durable processor (was the tracer provider shut down?)", sp.kind, sp.name)
+		return 0, fmt.Errorf("otelrr: %s %s was not recorded: its span never reached the durable processor (was the tracer provider shut down?)", c.sp.kind, c.sp.name)
 	}
 	if res.Err != nil {
-		return zero, fmt.Errorf("otelrr: %s %s: %w", sp.kind, sp.name, res.Err)
+		return 0, fmt.Errorf("otelrr: %s %s: %w", c.sp.kind, c.sp.name, res.Err)
 	}
-	if failed {
-		return zero, retErr
-	}
-	return resp, nil
+	return res.Seq, nil
 }
 
 func setPayload(span trace.Span, req, resp []byte, failed bool, errText, sig string) {

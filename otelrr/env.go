@@ -14,4 +14,21 @@ const (
 	// EnvReplayReport is a file the replay report is written to, as JSON,
 	// after each divergence and when the run ends.
 	EnvReplayReport = "AGENTRR_REPLAY_REPORT"
+	// EnvReplayUntil is a seq N: the replay serves boundaries 0..N and
+	// stops the agent when it asks for N+1 (see replayer.WithUntilSeq).
+	// Set by `agentrr replay --until-seq`.
+	EnvReplayUntil = "AGENTRR_REPLAY_UNTIL"
+	// EnvReplayStep is the path of the unix socket `agentrr step` listens
+	// on: before each boundary the replaying agent sends the step (a
+	// replayer.Step, one JSON line) and waits for the answer (a
+	// replayer.StepReply line).
+	EnvReplayStep = "AGENTRR_REPLAY_STEP"
+	// EnvReplayFile is an OTLP JSON file holding the recording named by
+	// AGENTRR_REPLAY, for a trace that is not in the store (fetched from
+	// Jaeger, or exported by a Collector). Set by `agentrr replay --jaeger`
+	// and `--from-file`.
+	EnvReplayFile = "AGENTRR_REPLAY_FILE"
+	// EnvForwardPayloadLimit is the forwarding payload limit in bytes (see
+	// ForwardPayloadLimit), read by FromEnv when it turns forwarding on.
+	EnvForwardPayloadLimit = "AGENTRR_FORWARD_PAYLOAD_LIMIT"
 )

@@ -1,7 +1,9 @@
 package otelrr
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -20,6 +22,16 @@ type config struct {
 	replayID     string
 	replayMode   replayer.Mode
 	replayReport string
+	replayUntil  *int64
+	replayStep   string
+	// replayFile is an OTLP JSON file holding the recording to replay
+	// (a trace not in the store; see WithReplayFile).
+	replayFile string
+	// forward, when set, forwards every span over OTLP (WithForwarding).
+	forward *forwardConfig
+	// envErr is a malformed replay setting read by FromEnv; NewTracerProvider
+	// returns it.
+	envErr error
 }
 
 // Option configures NewTracerProvider.
@@ -65,11 +77,30 @@ func WithReplay(id string, mode replayer.Mode) Option {
 // JSON, to path (see replayer.WithReportFile).
 func WithReplayReport(path string) Option { return func(c *config) { c.replayReport = path } }
 
-// FromEnv reads the replay settings `agentrr replay` passes to the agent
-// process: AGENTRR_REPLAY (the run to replay), AGENTRR_REPLAY_MODE and
-// AGENTRR_REPLAY_REPORT. With none set it changes nothing, so an agent built
-// with FromEnv records normally and replays under `agentrr replay`. Options
-// after FromEnv override what it read.
+// WithReplayUntil makes a replaying provider serve boundaries 0..seq only
+// and stop the agent when it asks for seq+1 (see replayer.WithUntilSeq).
+func WithReplayUntil(seq int64) Option { return func(c *config) { c.replayUntil = &seq } }
+
+// WithReplayStep makes a replaying provider ask `agentrr step`, listening on
+// the unix socket at path, before serving each boundary (see
+// replayer.WithStepper and EnvReplayStep). The socket is dialed at the
+// first boundary; if it cannot be reached the replay stops there.
+func WithReplayStep(path string) Option { return func(c *config) { c.replayStep = path } }
+
+// FromEnv reads the replay settings `agentrr replay` and `agentrr step` pass
+// to the agent process: AGENTRR_REPLAY (the run to replay),
+// AGENTRR_REPLAY_MODE, AGENTRR_REPLAY_REPORT, AGENTRR_REPLAY_UNTIL,
+// AGENTRR_REPLAY_STEP and AGENTRR_REPLAY_FILE. With none set it changes
+// nothing, so an agent built with FromEnv records normally and replays under
+// `agentrr replay`. Options after FromEnv override what it read; a malformed
+// value makes NewTracerProvider fail.
+//
+// FromEnv also turns forwarding on (WithForwarding with its defaults) when
+// the standard OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable is set, unless
+// OTEL_TRACES_EXPORTER=none; OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or
+// grpc) and OTEL_EXPORTER_OTLP_HEADERS apply, and
+// AGENTRR_FORWARD_PAYLOAD_LIMIT sets the payload limit.
 func FromEnv() Option {
 	return func(c *config) {
 		if id := os.Getenv(EnvReplay); id != "" {
@@ -79,5 +110,43 @@ func FromEnv() Option {
 		if p := os.Getenv(EnvReplayReport); p != "" {
 			c.replayReport = p
 		}
+		if v := os.Getenv(EnvReplayUntil); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				c.envErr = fmt.Errorf("%s=%q: want a boundary seq (an integer)", EnvReplayUntil, v)
+			} else {
+				c.replayUntil = &n
+			}
+		}
+		if p := os.Getenv(EnvReplayStep); p != "" {
+			c.replayStep = p
+		}
+		if p := os.Getenv(EnvReplayFile); p != "" {
+			c.replayFile = p
+		}
+		if c.forward == nil {
+			c.forward = forwardFromEnv()
+		}
 	}
+}
+
+// WithReplayFile makes WithReplay (or AGENTRR_REPLAY) read the recording
+// from an OTLP JSON file instead of the store: the run id is looked up in
+// the file (see replayer.LoadOTLPJSON). `agentrr replay --jaeger` and
+// `--from-file` pass such a file to the agent in AGENTRR_REPLAY_FILE.
+func WithReplayFile(path string) Option { return func(c *config) { c.replayFile = path } }
+
+// sessionOptions are the replayer options the replay settings ask for.
+func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
+	opts := []replayer.Option{replayer.WithMode(mode)}
+	if c.replayReport != "" {
+		opts = append(opts, replayer.WithReportFile(c.replayReport))
+	}
+	if c.replayUntil != nil {
+		opts = append(opts, replayer.WithUntilSeq(*c.replayUntil))
+	}
+	if c.replayStep != "" {
+		opts = append(opts, replayer.WithStepper(socketStepper(c.replayStep)))
+	}
+	return opts
 }

@@ -42,6 +42,9 @@ func NewTracerProvider(ctx context.Context, opts ...Option) (*TracerProvider, er
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.envErr != nil {
+		return nil, fmt.Errorf("otelrr: %w", cfg.envErr)
+	}
 	store, err := spanlog.Open(spanlog.Dir(cfg.storeDir))
 	if err != nil {
 		return nil, fmt.Errorf("otelrr: %w", err)
@@ -62,21 +65,24 @@ func NewTracerProvider(ctx context.Context, opts ...Option) (*TracerProvider, er
 		limits = *cfg.limits
 	}
 
-	tp := &TracerProvider{store: store, proc: exporter.NewProcessor(), res: res}
+	tp := &TracerProvider{store: store, proc: exporter.NewProcessor(exporter.WithAttributeValueLengthLimit(limits.AttributeValueLengthLimit)), res: res}
 	if cfg.replayID != "" {
 		mode, err := replayer.ParseMode(string(cfg.replayMode))
 		if err != nil {
 			return nil, fmt.Errorf("otelrr: %w", err)
 		}
-		rec, err := replayer.Load(store, cfg.replayID)
+		rec, err := loadReplay(store, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("otelrr: replay %s: %w", cfg.replayID, err)
 		}
-		sopts := []replayer.Option{replayer.WithMode(mode)}
-		if cfg.replayReport != "" {
-			sopts = append(sopts, replayer.WithReportFile(cfg.replayReport))
+		tp.session = replayer.NewSession(rec, cfg.sessionOptions(mode)...)
+	}
+	if cfg.forward != nil {
+		fwd, err := newForwarder(ctx, cfg.forward)
+		if err != nil {
+			return nil, err
 		}
-		tp.session = replayer.NewSession(rec, sopts...)
+		tp.proc.SetForwarder(fwd)
 	}
 
 	popts := []sdktrace.TracerProviderOption{

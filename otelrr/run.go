@@ -70,6 +70,11 @@ func (tp *TracerProvider) StartRun(ctx context.Context, name string) (context.Co
 	if parent := trace.SpanContextFromContext(ctx); parent.IsValid() {
 		startOpts = append(startOpts, trace.WithLinks(trace.Link{SpanContext: parent}))
 	}
+	if sess != nil {
+		// Link to the original trace, so a backend such as Jaeger leads from
+		// the replay to what it replays.
+		startOpts = append(startOpts, trace.WithLinks(replayLink(sess.Recording())))
+	}
 	ctx, span := tp.tracer.Start(ctx, name, startOpts...)
 	id := span.SpanContext().TraceID()
 	if !span.SpanContext().IsSampled() {
@@ -81,6 +86,7 @@ func (tp *TracerProvider) StartRun(ctx context.Context, name string) (context.Co
 			span.End()
 			return ctx, nil, err
 		}
+		sess.SetCodeChange(codeChange(sess.Recording().Info.Resource, resourceStrings(tp.res)))
 	}
 	meta := spanlog.RunMeta{
 		TraceID:  id.String(),

@@ -16,4 +16,12 @@
 // function in-process against a recording, so a recorded failure becomes an
 // ordinary go test. The agentrr CLI puts a child process into replay mode
 // through environment variables read by otelrr.FromEnv.
+//
+// A replay can also be stopped on request: [WithUntilSeq] serves boundaries
+// 0..N and stops the agent at N+1, and [WithStepper] asks a [Stepper]
+// before each boundary whether to serve it, go on without asking, or quit
+// (`agentrr step` answers over a unix socket). The boundary call at the
+// stop returns a [*StopError] (errors.Is(err, ErrStopped)); the report
+// describes the pending boundary in analyze.Report.Stopped, and a stop is
+// not a divergence.
 package replayer

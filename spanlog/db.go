@@ -3,6 +3,7 @@ package spanlog
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,17 +52,23 @@ func pebbleOptions(readOnly bool) *pebble.Options {
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
 		ReadOnly:           readOnly,
+		FS:                 storeFS, // files 0600, directories 0700
 	}
 	if readOnly {
 		// Readers open one run at a time and read it once, front to back.
 		opts.CacheSize = 1 << 20
+		// A reader meeting a damaged run reports it and carries on (see
+		// readerLogger); no background work that could meet it elsewhere.
+		opts.Logger = readerLogger{}
+		opts.EventListener = readerEvents()
+		opts.DisableTableStats = true
 	}
 	return opts
 }
 
 // openWriter creates the run directory and opens its database for writing.
 func openWriter(dir string) (*pebble.DB, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, err
 	}
 	if err := writeFileSync(filepath.Join(dir, writerFile), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
@@ -85,16 +92,29 @@ const readerWait = 5 * time.Second
 func openReader(dir string) (*pebble.DB, error) {
 	deadline := time.Now().Add(readerWait)
 	backoff := time.Millisecond
+	dbDir := filepath.Join(dir, "db")
 	for {
-		db, err := pebble.Open(filepath.Join(dir, "db"), pebbleOptions(true))
+		db, err := openReadOnly(dir)
 		if err == nil {
 			return db, nil
 		}
 		if !isLockErr(err) {
-			if errors.Is(err, pebble.ErrDBDoesNotExist) {
+			// A recorder killed before Pebble created db/ leaves a run
+			// directory without a database: a truncated, empty run. A
+			// database that cannot be opened although it holds what a
+			// recorder wrote is damaged.
+			_, serr := os.Stat(dbDir)
+			if errors.Is(serr, fs.ErrNotExist) || !hasRunData(dbDir) {
 				return nil, errNoDatabase
 			}
-			return nil, err
+			var dmg *DamagedError
+			if errors.As(err, &dmg) {
+				return nil, err
+			}
+			if errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("run database %s: %w", dbDir, err)
+			}
+			return nil, &DamagedError{TraceID: filepath.Base(dir), Dir: dbDir, Err: err}
 		}
 		if pid, ok := liveWriter(dir); ok {
 			return nil, &RecordingError{TraceID: filepath.Base(dir), PID: pid}
@@ -105,6 +125,14 @@ func openReader(dir string) (*pebble.DB, error) {
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
+}
+
+// openReadOnly opens the run database in dir read-only; a panic in Pebble
+// (on a corrupt file) is returned as a *DamagedError.
+func openReadOnly(dir string) (db *pebble.DB, err error) {
+	dbDir := filepath.Join(dir, "db")
+	defer recoverDamage(filepath.Base(dir), dbDir, &err)
+	return pebble.Open(dbDir, pebbleOptions(true))
 }
 
 var errNoDatabase = errors.New("the run has no database yet (its recorder stopped while creating it)")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -106,7 +107,10 @@ func (s *Store) Runs() ([]RunInfo, error) {
 
 // scan reads the run; visit is called with the info so far after each
 // boundary (rec non-nil, only when decode is set) and once at the end.
-func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.Record)) error {
+func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.Record)) (err error) {
+	// Pebble may panic on a corrupt file (see readerLogger): the run is
+	// damaged, the process goes on.
+	defer recoverDamage(traceID, filepath.Join(s.runDir(traceID), "db"), &err)
 	trace, err := ParseTraceID(traceID)
 	if err != nil {
 		return err
@@ -146,7 +150,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 			damaged("unreadable format version %x", v)
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read format version: %v", err)
+		damaged("read format version: %s", oneLine(err))
 	}
 
 	hdrFound := false
@@ -158,7 +162,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		hdrFound = true
 		closer.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read run header: %v", err)
+		damaged("read run header: %s", oneLine(err))
 	}
 	if v, closer, err := db.Get(endKey(trace)); err == nil {
 		var end RunEnd
@@ -169,7 +173,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		}
 		closer.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read run end: %v", err)
+		damaged("read run end: %s", oneLine(err))
 	}
 
 	prefix := boundaryPrefix(trace, "")
@@ -191,7 +195,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		if decode {
 			val, err := it.ValueAndErr()
 			if err != nil {
-				damaged("seq %d: %v", seq, err)
+				damaged("seq %d: %s", seq, oneLine(err))
 				break
 			}
 			rec, err := boundary.Unmarshal(val)
@@ -219,11 +223,13 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		n++
 	}
 	if err := it.Close(); err != nil {
-		damaged("read run: %v", err)
+		damaged("read run: %s", oneLine(err))
 	}
 	info.Boundaries = n
 	switch {
 	case info.Status == StatusDamaged:
+	case !hdrFound && walMissing(filepath.Join(dir, "db")):
+		damaged("no run header and no write-ahead log: a file of the run's database is missing")
 	case !hdrFound:
 		info.Status, info.Reason = StatusTruncated, "no run header (the recorder stopped while creating the run)"
 	case info.Ended == nil:

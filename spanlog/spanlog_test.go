@@ -623,7 +623,7 @@ func rawDB(t *testing.T, storeDir, id string) *pebble.DB {
 
 type quietLogger struct{ t *testing.T }
 
-func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Infof(string, ...any)             {}
 func (l quietLogger) Errorf(format string, a ...any) { l.t.Logf("pebble: "+format, a...) }
 func (l quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
 
@@ -784,6 +784,51 @@ func TestDamageDetection(t *testing.T) {
 			t.Errorf("run format 99: %v, want ErrFutureFormat", err)
 		}
 	})
+}
+
+// A recorder killed while creating its run leaves a run directory with no
+// database, or with an empty database directory: the run is listed and reads
+// back as truncated and empty (what spanlog's errNoDatabase is for), not as
+// an error or as damaged.
+func TestRunWithoutDatabase(t *testing.T) {
+	for name, layout := range map[string][]string{
+		"no db directory":    nil,
+		"empty db directory": {"db"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, dir := openStore(t)
+			good := newTraceID(t)
+			writeRun(t, s, good, 1, true)
+			id := newTraceID(t)
+			if err := os.MkdirAll(filepath.Join(dir, "runs", id), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range layout {
+				if err := os.MkdirAll(filepath.Join(dir, "runs", id, sub), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run, err := s.ReadRun(id)
+			if err != nil {
+				t.Fatalf("ReadRun: %v; want a truncated, empty run", err)
+			}
+			if run.Info.Status != spanlog.StatusTruncated || len(run.Records) != 0 {
+				t.Errorf("%s (%s), %d records; want truncated, 0", run.Info.Status, run.Info.Reason, len(run.Records))
+			}
+			runs, err := s.Runs()
+			if err != nil || len(runs) != 2 {
+				t.Fatalf("Runs = %+v, %v", runs, err)
+			}
+			for _, r := range runs {
+				if r.TraceID == id && r.Status != spanlog.StatusTruncated {
+					t.Errorf("listed as %s (%s), want truncated", r.Status, r.Reason)
+				}
+			}
+			if err := s.Remove(id); err != nil {
+				t.Errorf("Remove: %v", err)
+			}
+		})
+	}
 }
 
 func TestDir(t *testing.T) {

@@ -136,7 +136,7 @@ func (s *Store) checkFormat(create bool) error {
 	}
 	var v int
 	if _, err := fmt.Sscanf(string(b), "agentrr-store %d", &v); err != nil {
-		return fmt.Errorf("agentrr store %s: unreadable %s file %q: not an agentrr store, or damaged", s.root, formatFile, strings.TrimSpace(string(b)))
+		return storeDamaged("agentrr store %s is damaged: its %s file holds %q, not \"agentrr-store <version>\" (if this is not an agentrr store, point --store / %s elsewhere)", s.root, formatFile, cutText(strings.TrimSpace(string(b)), 40), EnvStore)
 	}
 	if v > FormatVersion {
 		return fmt.Errorf("agentrr store %s: %w (store format %d, this build reads up to %d): upgrade agentrr", s.root, ErrFutureFormat, v, FormatVersion)

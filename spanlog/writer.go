@@ -42,6 +42,9 @@ type RunWriter struct {
 	trace [16]byte
 	id    string
 	dir   string
+	// syncEach is false for a replayed run, whose boundaries are not
+	// synced one by one (see CreateRun).
+	syncEach bool
 
 	mu     sync.Mutex // held while a boundary enters the commit pipeline, never across fsync
 	db     *pebble.DB
@@ -55,6 +58,13 @@ type RunWriter struct {
 
 // CreateRun creates the run's database and writes its header with a synced
 // write. The caller must call Finish or Close.
+//
+// The boundaries of a replayed run (meta.ReplayOf set) are written without
+// a sync of their own: its answers come from a recording that is already
+// durable, so a replay that a crash cuts short is simply run again. Their
+// order in the write-ahead log is the same, so a crash still leaves a whole
+// prefix, and the synced end record (Finish) makes every one of them durable.
+// This keeps replay at memory speed instead of one disk sync per boundary.
 func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 	trace, err := ParseTraceID(meta.TraceID)
 	if err != nil {
@@ -87,7 +97,7 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		db.Close()
 		return nil, err
 	}
-	return &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db}, nil
+	return &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == ""}, nil
 }
 
 // TraceID returns the run's trace id.
@@ -100,6 +110,7 @@ var ErrRunClosed = errors.New("run is already finished")
 // the boundary's seq while the writer's lock is held and must return the
 // encoded span; it should be quick. Append returns once the write is synced
 // to disk (pebble.Sync): only then may the boundary's result reach the agent.
+// (A replayed run's boundaries are not synced one by one: see CreateRun.)
 //
 // Concurrent Appends share fsyncs. Seqs are assigned in the order writes
 // enter the WAL, so a crash leaves a prefix. After any write error the
@@ -119,8 +130,14 @@ func (w *RunWriter) Append(encode func(seq int64) ([]byte, error)) (int64, error
 	b := w.db.NewBatch()
 	b.Set(boundaryKey(w.trace, "", seq), val, nil)
 	// Synced write, waited for below after the lock is released so that
-	// concurrent boundaries join the same fsync.
-	if err := w.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+	// concurrent boundaries join the same fsync. A replayed run's write
+	// (pebble.NoSync) has nothing to wait for.
+	apply := w.db.Apply
+	opts := pebble.NoSync
+	if w.syncEach {
+		apply, opts = w.db.ApplyNoSyncWait, pebble.Sync
+	}
+	if err := apply(b, opts); err != nil {
 		w.failed = fmt.Errorf("write boundary seq %d: %w", seq, err)
 		w.mu.Unlock()
 		b.Close()
@@ -160,7 +177,8 @@ func (w *RunWriter) Next() int64 {
 }
 
 // Finish writes the run end record with a synced write and closes the run.
-// end.Boundaries is filled in by Finish.
+// end.Boundaries is filled in by Finish. Before closing it flushes the run
+// into compressed sstables, a one-time cost of one memtable flush.
 func (w *RunWriter) Finish(end RunEnd) error {
 	w.mu.Lock()
 	if w.closed {
@@ -177,6 +195,12 @@ func (w *RunWriter) Finish(end RunEnd) error {
 		if err = w.db.Set(endKey(w.trace), val, pebble.Sync); err != nil {
 			w.failed = fmt.Errorf("write run end: %w", err)
 			err = w.failed
+		} else {
+			// Move the finished run from the write-ahead log into
+			// Snappy-compressed sstables: JSON text then takes about half
+			// the disk. A failed flush loses nothing: the run is durable in
+			// the log already, and reads back the same from there.
+			_ = w.db.Flush()
 		}
 	}
 	w.closed = true

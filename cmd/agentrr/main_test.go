@@ -12,46 +12,18 @@ import (
 	"testing"
 )
 
-// binaries builds the agentrr CLI, the example agent and an edited copy of
-// the example (system prompt changed, via a build overlay) into dir.
+// binaries returns the agentrr command (this test binary, which TestMain
+// installs on $PATH as agentrr), the example agent and a copy of it whose
+// system prompt was edited (via a build overlay), built once for all tests
+// by exampleBin.
 func binaries(t *testing.T) (agentrr, agent, edited string) {
 	t.Helper()
-	dir := t.TempDir()
-	root, err := filepath.Abs("../..")
+	bin := exampleBin(t)
+	agentrr, err := exec.LookPath("agentrr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(root, "examples/deterministic_support/main.go")
-	orig, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := bytes.Replace(orig, []byte("You are a helpful support agent"), []byte("You are a terse support agent"), 1)
-	if bytes.Equal(orig, changed) {
-		t.Fatal("system prompt not found in the example source")
-	}
-	editedSrc := filepath.Join(dir, "main.go")
-	overlay := filepath.Join(dir, "overlay.json")
-	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {src: editedSrc}})
-	if err := os.WriteFile(editedSrc, changed, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(overlay, ov, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	agentrr, agent, edited = filepath.Join(dir, "agentrr"), filepath.Join(dir, "agent"), filepath.Join(dir, "edited")
-	for _, b := range [][]string{
-		{"build", "-o", agentrr, "./cmd/agentrr"},
-		{"build", "-o", agent, "./examples/deterministic_support"},
-		{"build", "-overlay", overlay, "-o", edited, "./examples/deterministic_support"},
-	} {
-		cmd := exec.Command("go", b...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(b, " "), err, out)
-		}
-	}
-	return agentrr, agent, edited
+	return agentrr, filepath.Join(bin, "deterministic_support"), filepath.Join(bin, "deterministic_support"+editedSuffix)
 }
 
 type result struct {

@@ -64,7 +64,7 @@ func Code(err error) int {
 	switch {
 	case errors.Is(err, spanlog.ErrNotFound), errors.Is(err, spanlog.ErrNoStore), errors.Is(err, spanlog.ErrBadTraceID), errors.As(err, &amb):
 		return ExitUsage
-	case errors.Is(err, replayer.ErrDamaged), errors.Is(err, spanlog.ErrFutureFormat):
+	case errors.Is(err, replayer.ErrDamaged), errors.Is(err, spanlog.ErrDamaged), errors.Is(err, spanlog.ErrFutureFormat):
 		return ExitDamaged
 	case errors.Is(err, spanlog.ErrRecording):
 		return ExitBusy
@@ -75,4 +75,15 @@ func Code(err error) int {
 // FlagError marks an error in the command line (exit code 2).
 func FlagError(format string, args ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// DamagedRun returns nil unless the run is damaged, and then an error with
+// exit status ExitDamaged naming the run and the damage. Commands that
+// print a run (show, diff, export) print what can be read first, then
+// return it: damage is never reported with exit status 0.
+func DamagedRun(info spanlog.RunInfo) error {
+	if info.Status != spanlog.StatusDamaged {
+		return nil
+	}
+	return Exit(ExitDamaged, "run %s is damaged: %s (only the boundaries before the damage were read; agentrr verify %s)", info.TraceID, info.Reason, info.TraceID)
 }

@@ -24,6 +24,13 @@ func (s *IOStreams) IsTerminal() bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// IsStderrTerminal reports whether ErrOut is a terminal. Progress output
+// is written only then, so piped or redirected stderr stays clean.
+func (s *IOStreams) IsStderrTerminal() bool {
+	f, ok := s.ErrOut.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
 // System returns the process's streams.
 func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
 

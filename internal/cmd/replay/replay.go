@@ -1,19 +1,26 @@
-// Package replay implements `agentrr replay`.
+// Package replay implements `agentrr replay`, and the replay of a recording
+// by an agent process that `agentrr step` shares with it.
 package replay
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/internal/tableprinter"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -29,38 +36,63 @@ type Options struct {
 	Observe bool
 	JSON    bool
 	Command []string
+	// UntilSeq, when HasUntil is set, stops the replay once boundaries
+	// 0..UntilSeq have been served (--until-seq).
+	UntilSeq int64
+	HasUntil bool
+	// Jaeger is the base URL of a Jaeger query service to fetch the trace
+	// from (--jaeger); FromFile an OTLP JSON file holding it (--from-file).
+	// With either, the recording does not come from the store.
+	Jaeger   string
+	FromFile string
 }
 
 // NewCmdReplay returns the replay command.
 func NewCmdReplay(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Store: f.Store}
 	cmd := &cobra.Command{
-		Use:   "replay --from-trace <trace-id> [--observe] [--json] -- <agent command> [args...]",
+		Use:   "replay --from-trace <trace-id> [--observe] [--until-seq N] [--json] -- <agent command> [args...]",
 		Short: "Replay a recorded run offline and report where it diverges",
 		Long: `Run the agent command in replay mode: every boundary it makes (LLM call,
 tool call, clock read, random draw, id) is answered from the recorded run,
 with no network and no tool side effects. The agent must build its tracer
 provider with otelrr.FromEnv(), which reads the replay settings this command
 puts in its environment (AGENTRR_STORE, AGENTRR_REPLAY, AGENTRR_REPLAY_MODE,
-AGENTRR_REPLAY_REPORT).
+AGENTRR_REPLAY_REPORT, AGENTRR_REPLAY_UNTIL).
 
 In strict mode (the default) the replay halts at the first boundary that
 does not match the recording; --observe never halts and reports every
-divergence. The report is printed when the agent exits.
+divergence. The report is printed when the agent exits; it also says
+whether the agent's code changed since the recording.
 
-Exit status: 0 faithful, 1 diverged, 2 usage or unknown run, 3 damaged run,
-4 the agent failed without diverging, 6 the run is still being recorded.`,
+--until-seq N replays boundaries 0..N only: when the agent asks for
+boundary N+1 it is stopped (its boundary call returns an error matching
+replayer.ErrStopped), and the command prints the boundaries replayed and the
+pending request at N+1, without serving it.
+
+--jaeger URL fetches the trace from a Jaeger query service (API v3) and
+--from-file PATH reads it from an OTLP JSON file. With --jaeger,
+--from-trace needs the whole trace id; with --from-file a unique prefix will
+do, and --from-trace may be left out when the file holds one run.
+The trace is checked first: one whose boundary spans are not all there and
+whole (dropped by sampling, cut when forwarded, missing agentrr.seq) is
+refused (exit 3), naming the boundaries. The agent gets it as an OTLP JSON
+file in AGENTRR_REPLAY_FILE; the replayed run is recorded into the store.
+
+Exit status: 0 faithful (up to N with --until-seq), 1 diverged, 2 usage or
+unknown run, 3 damaged run, 4 the agent failed without diverging, 6 the run
+is still being recorded.`,
 		Example: `  agentrr replay --from-trace 4bf92f35 -- go run ./examples/deterministic_support
-  agentrr replay --from-trace 4bf92f35 --observe --json -- ./bin/my-agent --task 17`,
+  agentrr replay --from-trace 4bf92f35 --until-seq 3 -- ./bin/my-agent
+  agentrr replay --from-trace 4bf92f35 --observe --json -- ./bin/my-agent --task 17
+  agentrr replay --from-trace 4bf92f35aa8c2b4e1bd07f7b8d5c3a1e --jaeger http://127.0.0.1:16686 -- ./bin/my-agent`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.TraceID == "" {
-				return cmdutil.FlagError("--from-trace is required: the trace id (or a unique prefix) of the run to replay; list runs with: agentrr runs")
+			if err := CheckCommand(cmd, args, traceIDToCheck(opts)); err != nil {
+				return err
 			}
-			if cmd.ArgsLenAtDash() < 0 || len(args) == 0 {
-				return cmdutil.FlagError("give the agent command after --, e.g. agentrr replay --from-trace %s -- go run ./examples/deterministic_support", opts.TraceID)
-			}
-			if cmd.ArgsLenAtDash() > 0 {
-				return cmdutil.FlagError("unexpected arguments before --: %q", args[:cmd.ArgsLenAtDash()])
+			opts.HasUntil = cmd.Flags().Changed("until-seq")
+			if opts.HasUntil && opts.UntilSeq < 0 {
+				return cmdutil.FlagError("--until-seq must be 0 or more, not %d (the last boundary to serve)", opts.UntilSeq)
 			}
 			opts.Command = args
 			opts.StorePath = f.StorePath()
@@ -72,81 +104,206 @@ Exit status: 0 faithful, 1 diverged, 2 usage or unknown run, 3 damaged run,
 	}
 	cmd.Flags().StringVar(&opts.TraceID, "from-trace", "", "trace id (or unique prefix) of the recorded run to replay")
 	cmd.Flags().BoolVar(&opts.Observe, "observe", false, "never halt: collect every divergence, serving recorded answers where kind and name agree")
+	cmd.Flags().Int64Var(&opts.UntilSeq, "until-seq", 0, "serve boundaries 0..`N`, then stop the agent and show the pending request at N+1")
+	cmd.Flags().StringVar(&opts.Jaeger, "jaeger", "", "fetch the trace from the Jaeger query service at `url` (e.g. http://127.0.0.1:16686) instead of the store")
+	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read the trace from an OTLP JSON `file` (e.g. written by a Collector's file exporter) instead of the store")
+	cmd.MarkFlagsMutuallyExclusive("jaeger", "from-file")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
 
+// CheckCommand checks the arguments of a command that runs an agent given
+// after --, with the recording named by --from-trace (traceID).
+func CheckCommand(cmd *cobra.Command, args []string, traceID string) error {
+	if traceID == "" {
+		return cmdutil.FlagError("--from-trace is required: the trace id (or a unique prefix) of the run to replay; list runs with: agentrr runs")
+	}
+	if cmd.ArgsLenAtDash() < 0 || len(args) == 0 {
+		return cmdutil.FlagError("give the agent command after --, e.g. %s --from-trace %s -- go run ./examples/deterministic_support", cmd.CommandPath(), traceID)
+	}
+	if cmd.ArgsLenAtDash() > 0 {
+		return cmdutil.FlagError("unexpected arguments before --: %q", args[:cmd.ArgsLenAtDash()])
+	}
+	return nil
+}
+
 // Run replays the run in a child process and prints the report.
 func Run(ctx context.Context, opts *Options) error {
-	store, err := opts.Store()
+	rec, recEnv, cleanup, err := loadRecording(ctx, opts)
 	if err != nil {
 		return err
 	}
-	rec, err := replayer.Load(store, opts.TraceID)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	mode := replayer.Strict
 	if opts.Observe {
 		mode = replayer.Observe
 	}
-	tmp, err := os.MkdirTemp("", "agentrr-replay-")
-	if err != nil {
-		return err
+	child := &Child{
+		Recording: rec,
+		StorePath: opts.StorePath,
+		Mode:      mode,
+		Command:   opts.Command,
+		Stdin:     opts.IO.In,
+		Stdout:    opts.IO.Out,
+		Stderr:    opts.IO.ErrOut,
+		Env:       recEnv,
 	}
-	defer os.RemoveAll(tmp)
-	reportPath := filepath.Join(tmp, "report.json")
-	storeAbs, err := filepath.Abs(opts.StorePath)
-	if err != nil {
-		return err
-	}
-
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	child := exec.CommandContext(ctx, opts.Command[0], opts.Command[1:]...)
-	child.Env = append(os.Environ(),
-		otelrr.EnvStore+"="+storeAbs,
-		otelrr.EnvReplay+"="+rec.TraceID,
-		otelrr.EnvReplayMode+"="+string(mode),
-		otelrr.EnvReplayReport+"="+reportPath,
-	)
-	child.Stdin = opts.IO.In
-	child.Stdout = opts.IO.Out
 	if opts.JSON {
 		// Keep stdout a single JSON document.
 		child.Stdout = opts.IO.ErrOut
 	}
-	child.Stderr = opts.IO.ErrOut
-	runErr := child.Run()
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return cmdutil.Exit(cmdutil.ExitAgent, "could not start the agent %q: %v", opts.Command[0], runErr)
+	if opts.HasUntil {
+		if last := int64(len(rec.Records)) - 1; opts.UntilSeq >= last {
+			fmt.Fprintf(opts.IO.ErrOut, "agentrr: --until-seq %d is at or past the last boundary of run %s (seq %d): replaying the whole run\n", opts.UntilSeq, rec.TraceID, last)
+		}
+		child.Env = append(child.Env, otelrr.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
 	}
-
-	report, err := readReport(reportPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return cmdutil.Exit(cmdutil.ExitAgent, "the agent (%s) did not replay run %s: it never started a run in replay mode. Build its tracer provider with otelrr.NewTracerProvider(ctx, otelrr.FromEnv()) and start the run with StartRun", exitStatus(runErr), rec.TraceID)
-	}
+	report, runErr, err := RunChild(ctx, child)
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		if err := report.WriteJSON(opts.IO.Out); err != nil {
+	if report.Stopped != nil && !opts.JSON {
+		if err := WriteReplayed(opts.IO.Out, rec, report.Stopped.Seq); err != nil {
 			return err
 		}
-	} else if err := report.WriteTable(opts.IO.Out); err != nil {
+		fmt.Fprintln(opts.IO.Out)
+	}
+	return Conclude(opts.IO, report, runErr, opts.JSON)
+}
+
+// Child is one replay of a recording by an agent process.
+type Child struct {
+	// Recording is the run to replay; StorePath the store holding it.
+	Recording *replayer.Recording
+	StorePath string
+	Mode      replayer.Mode
+	// Command is the agent command and its arguments.
+	Command []string
+	// Env holds environment variables added to the replay settings.
+	Env []string
+	// The agent's standard streams; a nil Stdin is the null device.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// RunChild runs the agent command in replay mode and returns the report
+// the agent's replay session wrote, and runErr, the agent's exit error
+// (nil when it exited 0). The error is set when no replay took place: the
+// agent could not be started, or it never started a run in replay mode.
+func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr error, err error) {
+	tmp, err := os.MkdirTemp("", "agentrr-replay-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	reportPath := filepath.Join(tmp, "report.json")
+	storeAbs, err := filepath.Abs(c.StorePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cmd := AgentCommand(ctx, c.Command)
+	cmd.Env = append(WithoutAgentrrEnv(os.Environ()),
+		otelrr.EnvStore+"="+storeAbs,
+		otelrr.EnvReplay+"="+c.Recording.TraceID,
+		otelrr.EnvReplayMode+"="+string(c.Mode),
+		otelrr.EnvReplayReport+"="+reportPath,
+	)
+	cmd.Env = append(cmd.Env, c.Env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	runErr = cmd.Run()
+	var exitErr *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exitErr) {
+		return nil, nil, cmdutil.Exit(cmdutil.ExitAgent, "could not start the agent %q: %v", c.Command[0], runErr)
+	}
+	report, err = readReport(reportPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, cmdutil.Exit(cmdutil.ExitAgent, "the agent (%s) did not replay run %s: it never started a run in replay mode. Build its tracer provider with otelrr.NewTracerProvider(ctx, otelrr.FromEnv()) and start the run with StartRun", ExitStatus(runErr), c.Recording.TraceID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return report, runErr, nil
+}
+
+// Conclude prints the report of a replay, as a table or as JSON, and
+// returns the command's outcome: nil when the replay was faithful and the
+// agent ended its run (or was stopped on request), an exit status
+// otherwise. runErr is the agent's exit error.
+func Conclude(out *cmdutil.IOStreams, report *analyze.Report, runErr error, asJSON bool) error {
+	var err error
+	if asJSON {
+		err = report.WriteJSON(out.Out)
+	} else {
+		err = report.WriteTable(out.Out)
+	}
+	if err != nil {
 		return err
 	}
 	switch {
 	case !report.Faithful():
 		return cmdutil.SilentExit(cmdutil.ExitDiverged)
+	case report.Stopped != nil:
+		// The agent was stopped on request; how it exited is its affair.
+		return nil
 	case runErr != nil:
-		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s) without diverging from the recording", exitStatus(runErr))
+		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s) without diverging from the recording", ExitStatus(runErr))
 	case !report.Finished:
 		return cmdutil.Exit(cmdutil.ExitAgent, "the agent exited without ending its run (Run.End was not called)")
 	}
 	return nil
+}
+
+// WriteReplayed writes the boundaries 0..before-1 of rec, the ones a
+// stopped replay served, as a table: seq, kind, name and recorded answer.
+func WriteReplayed(w io.Writer, rec *replayer.Recording, before int64) error {
+	n := min(before, int64(len(rec.Records)))
+	if n <= 0 {
+		_, err := fmt.Fprintf(w, "no boundaries of run %s were replayed\n", rec.TraceID)
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "replayed boundaries 0..%d of run %s:\n", n-1, rec.TraceID); err != nil {
+		return err
+	}
+	rows := make([][]string, 0, n)
+	for _, r := range rec.Records[:n] {
+		answer := string(r.Response)
+		if r.Failed {
+			answer = "error: " + r.Error
+		}
+		rows = append(rows, []string{
+			strconv.FormatInt(r.Seq, 10),
+			string(r.Kind),
+			tableprinter.Cut(r.Name, 20),
+			tableprinter.Cut(answer, 46),
+		})
+	}
+	return tableprinter.Render(w, []string{"SEQ", "KIND", "NAME", "RECORDED ANSWER"}, rows)
+}
+
+// AgentCommand returns the command running the agent. When ctx is
+// cancelled (Ctrl-C) the agent gets an interrupt, so it can end its run,
+// and is killed if it has not exited 10 seconds later.
+func AgentCommand(ctx context.Context, argv []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
+// WithoutAgentrrEnv returns env without the replay settings otelrr.FromEnv
+// reads, so an agent started by agentrr gets only the ones agentrr sets.
+func WithoutAgentrrEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, otelrr.EnvReplay) { // AGENTRR_REPLAY and AGENTRR_REPLAY_*
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func readReport(path string) (*analyze.Report, error) {
@@ -155,10 +312,11 @@ func readReport(path string) (*analyze.Report, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return analyze.ReadReport(io.Reader(f))
+	return analyze.ReadReport(f)
 }
 
-func exitStatus(err error) string {
+// ExitStatus describes how the agent exited, from its exit error.
+func ExitStatus(err error) string {
 	if err == nil {
 		return "exit status 0"
 	}

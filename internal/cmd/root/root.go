@@ -4,8 +4,18 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/agentrr/agentrr/internal/cmd/collect"
+	diffcmd "github.com/agentrr/agentrr/internal/cmd/diff"
+	exportcmd "github.com/agentrr/agentrr/internal/cmd/export"
+	"github.com/agentrr/agentrr/internal/cmd/inspect"
+	"github.com/agentrr/agentrr/internal/cmd/record"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
+	"github.com/agentrr/agentrr/internal/cmd/rm"
 	"github.com/agentrr/agentrr/internal/cmd/runs"
+	"github.com/agentrr/agentrr/internal/cmd/show"
+	"github.com/agentrr/agentrr/internal/cmd/step"
+	"github.com/agentrr/agentrr/internal/cmd/verify"
+	versioncmd "github.com/agentrr/agentrr/internal/cmd/version"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 )
 
@@ -25,7 +35,7 @@ prefix of it will do.
 
 Exit status:
   0  success (a replay was faithful)
-  1  a replay diverged from its recording
+  1  a replay diverged from its recording (diff: the runs differ)
   2  usage error, unknown or ambiguous run, no store
   3  a damaged run or store
   4  the agent failed without diverging
@@ -43,6 +53,16 @@ Exit status:
 	})
 	cmdutil.AddStoreFlag(cmd, f)
 	cmd.AddCommand(runs.NewCmdRuns(f, nil))
+	cmd.AddCommand(record.NewCmdRecord(f, nil))
 	cmd.AddCommand(replay.NewCmdReplay(f, nil))
+	cmd.AddCommand(step.NewCmdStep(f, nil))
+	cmd.AddCommand(show.NewCmdShow(f, nil))
+	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
+	cmd.AddCommand(verify.NewCmdVerify(f, nil))
+	cmd.AddCommand(diffcmd.NewCmdDiff(f, nil))
+	cmd.AddCommand(rm.NewCmdRm(f, nil))
+	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
+	cmd.AddCommand(collect.NewCmdCollect(f, nil))
+	cmd.AddCommand(versioncmd.NewCmdVersion(f, nil))
 	return cmd
 }

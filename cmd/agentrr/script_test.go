@@ -1,0 +1,286 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/agentrr/agentrr/internal/agentrrcmd"
+	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// TestMain makes this test binary double as the agentrr command: scripts
+// (and the tests in main_test.go) run "agentrr" as a real process whose
+// main is agentrrcmd.Main.
+func TestMain(m *testing.M) {
+	testscript.Main(cleanup{m}, map[string]func(){
+		"agentrr": func() { os.Exit(agentrrcmd.Main()) },
+	})
+}
+
+// cleanup removes the example binaries once every test has run.
+type cleanup struct{ m *testing.M }
+
+func (c cleanup) Run() int {
+	code := c.m.Run()
+	if examples.dir != "" {
+		os.RemoveAll(examples.dir)
+	}
+	return code
+}
+
+// examples holds the example agents, built once per test binary.
+var examples struct {
+	once sync.Once
+	dir  string // holds bin/<example>, one per examples/*/main.go
+	err  error  // set when not even the directory could be made
+	log  string // build failures of single examples
+}
+
+// editedSuffix names the edited build of an example: the same agent with
+// its system prompt changed ("helpful" → "terse"), for divergence scripts.
+const editedSuffix = "_edited"
+
+// exampleBin builds every example agent (each directory examples/*/ that
+// holds a main.go) into one bin directory and returns it. An example that
+// does not build is left out, with its build output logged; the others are
+// still built. deterministic_support is also built edited, as
+// deterministic_support_edited.
+func exampleBin(t testing.TB) string {
+	t.Helper()
+	examples.once.Do(func() {
+		examples.dir, examples.err = os.MkdirTemp("", "agentrr-examples-")
+		if examples.err != nil {
+			return
+		}
+		examples.log = buildExamples(filepath.Join(examples.dir, "bin"))
+	})
+	if examples.err != nil {
+		t.Fatal(examples.err)
+	}
+	if examples.log != "" {
+		t.Log(examples.log)
+	}
+	return filepath.Join(examples.dir, "bin")
+}
+
+func repoRoot() string {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		panic(err)
+	}
+	return root
+}
+
+// buildExamples builds into bin and returns what went wrong, if anything.
+func buildExamples(bin string) string {
+	root := repoRoot()
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err.Error()
+	}
+	mains, _ := filepath.Glob(filepath.Join(root, "examples", "*", "main.go"))
+	var pkgs []string
+	for _, m := range mains {
+		pkgs = append(pkgs, "./"+filepath.ToSlash(must(filepath.Rel(root, filepath.Dir(m)))))
+	}
+	goBuild := func(args ...string) error {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	var log strings.Builder
+	if err := goBuild(append([]string{"-o", bin + string(filepath.Separator)}, pkgs...)...); err != nil {
+		// Build them one by one, so that one broken example (someone may be
+		// writing it right now) does not take the others down.
+		for _, p := range pkgs {
+			if err := goBuild("-o", filepath.Join(bin, filepath.Base(p)), p); err != nil {
+				fmt.Fprintf(&log, "example %s left out: %v\n", p, err)
+			}
+		}
+	}
+	if err := buildEdited(root, bin, goBuild); err != nil {
+		fmt.Fprintf(&log, "%v\n", err)
+	}
+	return log.String()
+}
+
+// buildEdited builds deterministic_support with its system prompt edited,
+// through a build overlay (the source tree is not touched), as
+// scripts/demo.sh does.
+func buildEdited(root, bin string, goBuild func(...string) error) error {
+	src := filepath.Join(root, "examples", "deterministic_support", "main.go")
+	orig, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	edited := bytes.Replace(orig, []byte("You are a helpful support agent"), []byte("You are a terse support agent"), 1)
+	if bytes.Equal(orig, edited) {
+		return fmt.Errorf("deterministic_support%s not built: the system prompt was not found in %s", editedSuffix, src)
+	}
+	dir := filepath.Dir(bin)
+	editedSrc, overlay := filepath.Join(dir, "edited_main.go"), filepath.Join(dir, "overlay.json")
+	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {src: editedSrc}})
+	if err := os.WriteFile(editedSrc, edited, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(overlay, ov, 0o600); err != nil {
+		return err
+	}
+	return goBuild("-overlay", overlay, "-o", filepath.Join(bin, "deterministic_support"+editedSuffix), "./examples/deterministic_support")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestScripts runs the testscript files in testdata/script. Each script
+// gets its own store ($AGENTRR_STORE is $WORK/store), the example agents
+// on $PATH, TZ=UTC, and these commands besides testscript's own:
+//
+//	runid <file> <VAR>                  set VAR to the run_id an example printed in file (stdout, stderr or a file)
+//	setmatch <file> <regexp> <VAR>      set VAR to the first group of regexp's first match in file
+//	mkrun <state> <VAR> [trace-id]      make a run by hand in $AGENTRR_STORE and set VAR to its id;
+//	                                    state: complete, truncated (3 boundaries, never ended),
+//	                                    damaged (seq 2 of 4 corrupt) or recording (held open by
+//	                                    this test process until the script ends)
+//	maxwidth <file> <N>                 fail if a line of file is wider than N terminal columns
+//	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
+func TestScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the example agents")
+	}
+	bin := exampleBin(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
+			env.Setenv("TZ", "UTC")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"runid":    cmdRunID,
+			"setmatch": cmdSetMatch,
+			"mkrun":    cmdMkRun,
+			"maxwidth": cmdMaxWidth,
+			"exits":    cmdExits,
+		},
+		RequireUniqueNames: true,
+	})
+}
+
+var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
+
+func cmdRunID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: runid <file> <VAR>")
+	}
+	m := runIDLine.FindStringSubmatch(ts.ReadFile(args[0]))
+	if m == nil {
+		ts.Fatalf("no run_id: line in %s", args[0])
+	}
+	ts.Setenv(args[1], m[1])
+}
+
+func cmdSetMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setmatch <file> <regexp> <VAR>")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile(args[0]))
+	if len(m) < 2 {
+		ts.Fatalf("%s: no match for %s", args[0], args[1])
+	}
+	ts.Setenv(args[2], m[1])
+}
+
+func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording <VAR> [trace-id]")
+	}
+	store, err := spanlog.Open(ts.Getenv("AGENTRR_STORE"))
+	ts.Check(err)
+	id := cmdtest.NewTraceID()
+	if len(args) == 3 {
+		id = args[2]
+	}
+	meta := spanlog.RunMeta{TraceID: id, Name: "handmade-" + args[0], Service: "mkrun", PID: os.Getpid()}
+	bs := cmdtest.SampleBoundaries(3)
+	switch args[0] {
+	case "complete":
+		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
+	case "truncated":
+		ts.Check(cmdtest.WriteRun(store, meta, bs, nil))
+	case "damaged":
+		bs = cmdtest.SampleBoundaries(4)
+		bs[2].Corrupt = true
+		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
+	case "recording":
+		w, err := cmdtest.StartRecording(store, meta, bs)
+		ts.Check(err)
+		ts.Defer(func() { w.Close() })
+	default:
+		ts.Fatalf("mkrun: unknown state %q", args[0])
+	}
+	ts.Setenv(args[1], id)
+}
+
+func cmdMaxWidth(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: maxwidth <file> <N>")
+	}
+	limit, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	widest, line := 0, ""
+	for l := range strings.Lines(ts.ReadFile(args[0])) {
+		l = strings.TrimSuffix(l, "\n")
+		if w := twwidth.Width(l); w > widest {
+			widest, line = w, l
+		}
+	}
+	if (widest > limit) != neg {
+		if neg {
+			ts.Fatalf("%s: no line wider than %d columns", args[0], limit)
+		}
+		ts.Fatalf("%s: a line of %d columns, more than %d:\n%s", args[0], widest, limit, line)
+	}
+}
+
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits <code> <prog> [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// dialGuard fails the test on any connection attempt.
+func dialGuard(t *testing.T) http.RoundTripper {
+	return &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+		t.Errorf("replay dialed %s %s", network, addr)
+		return nil, errors.New("no network during replay")
+	}}
+}
+
+var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
+
+// TestCommandRecordsThenReplaysOffline runs the command as `go run` would:
+// first recording against the fake server it starts, then replaying (as
+// under `agentrr replay`) with no server and a transport that fails on any
+// dial. The replay prints the same streamed text and answer.
+func TestCommandRecordsThenReplaysOffline(t *testing.T) {
+	for _, stream := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stream", false: "json"}[stream], func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
+			t.Setenv(otelrr.EnvReplay, "")
+			var rec bytes.Buffer
+			err := run(context.Background(), &Options{Stream: stream, Out: &rec, TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
+			if err != nil {
+				t.Fatalf("record: %v\n%s", err, rec.String())
+			}
+			m := runIDLine.FindStringSubmatch(rec.String())
+			if m == nil {
+				t.Fatalf("no run_id line in:\n%s", rec.String())
+			}
+			const answer = "answer: Here is what I found: order A-1001 is delayed at the depot, new delivery in 2 days. late orders get their shipping refunded on request."
+			if !strings.Contains(rec.String(), answer) {
+				t.Fatalf("recording printed:\n%s\nwant %q", rec.String(), answer)
+			}
+
+			t.Setenv(otelrr.EnvReplay, m[1])
+			var rp bytes.Buffer
+			err = run(context.Background(), &Options{Stream: stream, Out: &rp, Transport: dialGuard(t), TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
+			if err != nil {
+				t.Fatalf("replay: %v\n%s", err, rp.String())
+			}
+			if !strings.Contains(rp.String(), "replayed "+m[1]+": faithful (tool runs: 0)") {
+				t.Errorf("replay printed:\n%s", rp.String())
+			}
+			// Everything the agent printed (streamed deltas, tool calls,
+			// answer) is the same; only the run id and the server differ.
+			agentLines := func(out string) []string {
+				var lines []string
+				for _, l := range strings.Split(out, "\n") {
+					if !strings.HasPrefix(l, "run_id:") && !strings.HasPrefix(l, "talking to") && !strings.HasPrefix(l, "replayed ") {
+						lines = append(lines, l)
+					}
+				}
+				return lines
+			}
+			if got, want := agentLines(rp.String()), agentLines(rec.String()); !slices.Equal(got, want) {
+				t.Errorf("replay printed\n%q\nrecording printed\n%q", got, want)
+			}
+			if stream && !strings.Contains(rec.String(), `[tool call lookup_order {"order_id":"A-1001"}]`) {
+				t.Errorf("the streamed tool call was not printed:\n%s", rec.String())
+			}
+		})
+	}
+}
+
+// TestEditedPromptDivergesInProcess replays a recording in-process with
+// replayer.Replay, as a regression test would, with the system prompt
+// edited: the first model call diverges, naming the changed field.
+func TestEditedPromptDivergesInProcess(t *testing.T) {
+	srv := fakeapi.New()
+	defer srv.Close()
+	dir := t.TempDir()
+	ctx := context.Background()
+	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, run, err := tp.StartRun(ctx, "openai_agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{Client: NewClient(srv.OpenAIBaseURL(), "k", nil), Stream: true}
+	if _, err := a.Run(rctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.End(nil); err != nil {
+		t.Fatal(err)
+	}
+	tp.Shutdown(ctx)
+	srv.Close()
+
+	store, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := replayer.Load(store, run.TraceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := func(prompt string) *analyze.Report {
+		rep, err := replayer.Replay(ctx, rec, func(ctx context.Context) error {
+			tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
+			if err != nil {
+				return err
+			}
+			defer tp.Shutdown(ctx)
+			ctx, run, err := tp.StartRun(ctx, "openai_agent")
+			if err != nil {
+				return err
+			}
+			a := &Agent{Client: NewClient("", "", dialGuard(t)), Stream: true, Prompt: prompt}
+			_, agentErr := a.Run(ctx)
+			if err := run.End(agentErr); err != nil {
+				return err
+			}
+			if a.ToolRuns.Load() != 0 {
+				t.Errorf("replay ran %d tools", a.ToolRuns.Load())
+			}
+			return agentErr
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := replay(""); !rep.Faithful() {
+		t.Fatalf("unedited replay diverged: %+v", rep.Divergences)
+	}
+	rep := replay("You are a terse support agent.")
+	if rep.Faithful() || rep.Divergences[0].Seq != 0 || len(rep.Divergences[0].Diff) != 1 ||
+		rep.Divergences[0].Diff[0].Path != "body.messages[0].content" {
+		t.Fatalf("edited replay: %+v", rep.Divergences)
+	}
+}

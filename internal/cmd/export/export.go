@@ -1,0 +1,217 @@
+// Package export implements `agentrr export`.
+package export
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// Options are the inputs of `agentrr export`.
+type Options struct {
+	IO    *cmdutil.IOStreams
+	Store func() (*spanlog.Store, error)
+
+	TraceID string
+	// Endpoint is the OTLP/HTTP endpoint (flag, else the standard
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT).
+	Endpoint string
+	// Headers are sent with each request (flag, else OTEL_EXPORTER_OTLP_HEADERS).
+	Headers      map[string]string
+	PayloadLimit int
+	JSON         bool
+}
+
+// NewCmdExport returns the export command. runF, if not nil, replaces the
+// command's logic (for tests).
+func NewCmdExport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Store: f.Store}
+	var headers []string
+	cmd := &cobra.Command{
+		Use:   "export <trace-id> --otlp-endpoint <url>",
+		Short: "Send a stored run to an OTLP backend such as Jaeger",
+		Long: `Send a run from the store to any OTLP/HTTP endpoint (Jaeger, an
+OpenTelemetry Collector, agentrr collect), so a run recorded offline can be
+viewed in Jaeger, or replayed later from it with agentrr replay --jaeger.
+
+The run goes out as OTLP/HTTP protobuf: its resource (from the run header),
+its root span (rebuilt from the run header and end record) and every
+boundary span with the trace and span ids it was recorded with. Exporting a
+run twice sends the same spans again; Jaeger's query deduplicates identical
+spans and agentrr's loader counts a span id once. Payloads longer than
+--payload-limit are cut in what is sent (marked agentrr.<payload>.truncated,
+so a replay from the backend refuses them); the store is not touched.
+Requests are split to stay under Jaeger's default 20 MiB OTLP/HTTP limit.
+
+The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+(used as is), else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces). Headers are
+--header, else OTEL_EXPORTER_OTLP_HEADERS; they are sent, never printed.`,
+		Example: `  agentrr export 4bf92f35 --otlp-endpoint http://127.0.0.1:4318
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 agentrr export 4bf92f35 --json`,
+		Args:              cmdutil.ExactRunArgs(1),
+		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.TraceID = args[0]
+			if opts.Endpoint == "" {
+				opts.Endpoint = endpointFromEnv()
+			}
+			if opts.Endpoint == "" {
+				return cmdutil.FlagError("give the OTLP/HTTP endpoint with --otlp-endpoint (e.g. http://127.0.0.1:4318) or OTEL_EXPORTER_OTLP_ENDPOINT")
+			}
+			h, err := parseHeaders(headers)
+			if err != nil {
+				return err
+			}
+			if h == nil {
+				if h, err = headersFromEnv(); err != nil {
+					return err
+				}
+			}
+			opts.Headers = h
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Endpoint, "otlp-endpoint", "", "OTLP/HTTP endpoint `url` (/v1/traces is added when it has no path)")
+	cmd.Flags().StringArrayVar(&headers, "header", nil, "`key=value` header sent with each request (repeatable)")
+	cmd.Flags().IntVar(&opts.PayloadLimit, "payload-limit", exporter.DefaultPayloadLimit, "cut payloads longer than this many `bytes` in what is sent (0: no limit)")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	return cmd
+}
+
+// Result is the --json output of export.
+type Result struct {
+	TraceID    string `json:"trace_id"`
+	Status     string `json:"status"`
+	URL        string `json:"url"`
+	Spans      int    `json:"spans"`
+	Boundaries int    `json:"boundaries"`
+	Requests   int    `json:"requests"`
+	Truncated  int    `json:"truncated_payloads"`
+}
+
+// Run exports the run.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	run, err := cmdutil.ReadRun(opts.Store, opts.TraceID)
+	if err != nil {
+		return err
+	}
+	info := run.Info
+	switch info.Status {
+	case spanlog.StatusDamaged:
+		fmt.Fprintf(opts.IO.ErrOut, "agentrr: warning: run %s is damaged (%s): exporting the %d whole boundaries before the damage\n", info.TraceID, info.Reason, len(run.Records))
+	case spanlog.StatusTruncated:
+		fmt.Fprintf(opts.IO.ErrOut, "agentrr: note: run %s is truncated (%s): exporting it without an end\n", info.TraceID, info.Reason)
+	}
+	limit := opts.PayloadLimit
+	if limit == 0 {
+		limit = -1
+	}
+	td := exporter.RunTraces(info, run.Records)
+	res, err := exporter.ExportTraces(ctx, opts.Endpoint, td, exporter.ExportOptions{Headers: opts.Headers, PayloadLimit: limit})
+	if err != nil {
+		return fmt.Errorf("export run %s: %w", info.TraceID, err)
+	}
+	out := Result{
+		TraceID:    info.TraceID,
+		Status:     string(info.Status),
+		URL:        res.URL,
+		Spans:      res.Spans,
+		Boundaries: len(run.Records),
+		Requests:   res.Requests,
+		Truncated:  res.Truncated,
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	fmt.Fprintf(opts.IO.Out, "exported run %s (%s): %d spans (the root and %d boundaries) in %d request(s) to %s\n",
+		out.TraceID, out.Status, out.Spans, out.Boundaries, out.Requests, out.URL)
+	if out.Truncated > 0 {
+		fmt.Fprintf(opts.IO.Out, "%d payload(s) longer than %d bytes were cut in what was sent (the store keeps them whole)\n", out.Truncated, opts.PayloadLimit)
+	}
+	if info.Status == spanlog.StatusDamaged {
+		// The warning above named the damage; what was sent is not the whole run.
+		return cmdutil.SilentExit(cmdutil.ExitDamaged)
+	}
+	return nil
+}
+
+// endpointFromEnv returns the OTLP/HTTP traces URL the standard variables name.
+func endpointFromEnv() string {
+	if v := strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); v != "" {
+		return v
+	}
+	if v := strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); v != "" {
+		return strings.TrimSuffix(v, "/") + "/v1/traces"
+	}
+	return ""
+}
+
+// parseHeaders parses --header key=value flags; nil when there are none.
+func parseHeaders(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	h := make(map[string]string, len(flags))
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, cmdutil.FlagError("--header wants key=value, got %q", redact(f))
+		}
+		h[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return h, nil
+}
+
+// headersFromEnv parses OTEL_EXPORTER_OTLP_TRACES_HEADERS or
+// OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value pairs, values
+// URL-encoded (the OpenTelemetry specification's format).
+func headersFromEnv() (map[string]string, error) {
+	name := "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+	raw := os.Getenv(name)
+	if raw == "" {
+		name = "OTEL_EXPORTER_OTLP_HEADERS"
+		raw = os.Getenv(name)
+	}
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	h := map[string]string{}
+	for _, part := range strings.Split(raw, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		key, kerr := url.PathUnescape(strings.TrimSpace(k))
+		val, verr := url.PathUnescape(strings.TrimSpace(v))
+		if !ok || key == "" || kerr != nil || verr != nil {
+			return nil, cmdutil.FlagError("%s: an entry is not key=value (values are not shown)", name)
+		}
+		h[key] = val
+	}
+	return h, nil
+}
+
+// redact shows a header flag without its value.
+func redact(s string) string {
+	if k, _, ok := strings.Cut(s, "="); ok {
+		return k + "=…"
+	}
+	if len(s) > 8 {
+		return s[:4] + "…"
+	}
+	return s
+}

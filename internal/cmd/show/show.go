@@ -1,0 +1,289 @@
+// Package show implements `agentrr show`.
+package show
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/internal/tableprinter"
+	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// Options are the inputs of `agentrr show`.
+type Options struct {
+	IO    *cmdutil.IOStreams
+	Store func() (*spanlog.Store, error)
+
+	TraceID string
+	JSON    bool
+}
+
+// NewCmdShow returns the show command. runF, if not nil, replaces the
+// command's logic (for tests).
+func NewCmdShow(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Store: f.Store}
+	cmd := &cobra.Command{
+		Use:   "show <trace-id>",
+		Short: "Show a run's timeline of boundaries",
+		Long: `Show one run: a header (run id, name, service, start, status, the run it
+replays and the replay's verdict, the agent's build identity) and its
+timeline, one row per boundary: seq, kind, name (model, tool, operation),
+duration, short signature, status (ok, error, diverged) and token usage
+(input/output) where the model reported it.
+
+Long names are cut with "…"; agentrr inspect <trace-id> --seq N shows one
+boundary in full. A truncated run shows the prefix that was stored; a
+damaged run shows the boundaries before the damage. A run being recorded
+cannot be read until its recorder ends it (exit status 6).`,
+		Example: `  agentrr show 4bf92f35
+  agentrr show 4bf92f35 --json | jq '.boundaries[] | select(.kind == "llm")'`,
+		Args:              cmdutil.ExactRunArgs(1),
+		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.TraceID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runShow(opts)
+		},
+	}
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	return cmd
+}
+
+// Output is the JSON document `agentrr show --json` writes.
+type Output struct {
+	// Run is the run as `agentrr runs --json` lists it.
+	Run spanlog.RunInfo `json:"run"`
+	// Build is the agent's build identity, from the run's resource; null
+	// when the recorder did not set it.
+	Build *Build `json:"build"`
+	// Boundaries are the run's readable boundaries in seq order.
+	Boundaries []Boundary `json:"boundaries"`
+}
+
+// Build is the identity of the agent binary that made a run.
+type Build struct {
+	Module      string `json:"module,omitempty"`
+	Version     string `json:"version,omitempty"`
+	VCSRevision string `json:"vcs_revision,omitempty"`
+	VCSModified *bool  `json:"vcs_modified,omitempty"`
+	Go          string `json:"go,omitempty"`
+	ExeSHA256   string `json:"exe_sha256,omitempty"`
+}
+
+// Boundary is one row of the timeline.
+type Boundary struct {
+	Seq          int64         `json:"seq"`
+	Kind         boundary.Kind `json:"kind"`
+	Name         string        `json:"name"`
+	SpanName     string        `json:"span_name"`
+	SpanID       string        `json:"span_id"`
+	Start        time.Time     `json:"start"`
+	End          time.Time     `json:"end"`
+	DurationNS   int64         `json:"duration_ns"`
+	Signature    string        `json:"signature"`
+	Status       string        `json:"status"`
+	Error        string        `json:"error,omitempty"`
+	Divergence   string        `json:"divergence,omitempty"`
+	InputTokens  *int64        `json:"input_tokens,omitempty"`
+	OutputTokens *int64        `json:"output_tokens,omitempty"`
+}
+
+// NewOutput builds the show document of run.
+func NewOutput(run *spanlog.Run) *Output {
+	out := &Output{Run: run.Info, Build: BuildOf(run.Info.Resource), Boundaries: make([]Boundary, len(run.Records))}
+	for i := range run.Records {
+		r := &run.Records[i]
+		b := Boundary{
+			Seq: r.Seq, Kind: r.Kind, Name: r.Name, SpanName: r.SpanName, SpanID: r.SpanID.String(),
+			Start: r.Start, End: r.End, DurationNS: int64(r.End.Sub(r.Start)),
+			Signature: r.Signature, Status: cmdutil.BoundaryStatus(r), Error: r.Error, Divergence: r.Divergence,
+		}
+		if n, ok := cmdutil.IntAttribute(r.Attributes, boundary.GenAIInputTokens); ok {
+			b.InputTokens = &n
+		}
+		if n, ok := cmdutil.IntAttribute(r.Attributes, boundary.GenAIOutputTokens); ok {
+			b.OutputTokens = &n
+		}
+		out.Boundaries[i] = b
+	}
+	return out
+}
+
+// BuildOf reads the build identity from a run's resource attributes; nil
+// when there is none.
+func BuildOf(res map[string]string) *Build {
+	b := &Build{
+		Module:      res[otelrr.AttrBuildModule],
+		Version:     res[otelrr.AttrBuildVersion],
+		VCSRevision: res[otelrr.AttrBuildRevision],
+		Go:          res[otelrr.AttrBuildGo],
+		ExeSHA256:   res[otelrr.AttrBuildExeSHA256],
+	}
+	if m, ok := res[otelrr.AttrBuildModified]; ok {
+		modified := m == "true"
+		b.VCSModified = &modified
+	}
+	if *b == (Build{}) {
+		return nil
+	}
+	return b
+}
+
+func runShow(opts *Options) error {
+	run, err := cmdutil.ReadRun(opts.Store, opts.TraceID)
+	if err != nil {
+		return err
+	}
+	out := NewOutput(run)
+	if opts.JSON {
+		err = cmdutil.WriteJSON(opts.IO.Out, out)
+	} else {
+		err = out.WriteText(opts.IO.Out)
+	}
+	if err != nil {
+		return err
+	}
+	return cmdutil.DamagedRun(run.Info)
+}
+
+// WriteText writes the run for a person: the header, then the timeline
+// table, fitted to cmdutil.TermWidth columns.
+func (o *Output) WriteText(w io.Writer) error {
+	var buf strings.Builder
+	if err := cmdutil.WriteFields(&buf, o.header()); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	if len(o.Boundaries) == 0 {
+		buf.WriteString("no boundaries\n")
+	} else if err := o.writeTable(&buf); err != nil {
+		return err
+	}
+	var note string
+	switch n := len(o.Boundaries); o.Run.Status {
+	case spanlog.StatusTruncated:
+		if n > 0 {
+			note = fmt.Sprintf("the run is truncated: a whole prefix of it, safe to replay up to seq %d", n-1)
+		}
+	case spanlog.StatusDamaged:
+		note = fmt.Sprintf("the run is damaged at seq %d: that boundary and later ones cannot be read", n)
+	}
+	if note != "" {
+		buf.WriteByte('\n')
+		for _, line := range cmdutil.Wrap(note, cmdutil.TermWidth) {
+			buf.WriteString(line)
+			buf.WriteByte('\n')
+		}
+	}
+	_, err := io.WriteString(w, buf.String())
+	return err
+}
+
+func (o *Output) header() []cmdutil.Field {
+	info := o.Run
+	started := cmdutil.Time(info.Start)
+	if info.Ended != nil && !info.Start.IsZero() {
+		started += ", took " + cmdutil.Duration(info.Ended.End.Sub(info.Start))
+	}
+	status := string(info.Status)
+	if info.Reason != "" {
+		status += ": " + info.Reason
+	}
+	fields := []cmdutil.Field{
+		{Label: "run", Value: info.TraceID},
+		{Label: "name", Value: info.Name},
+		{Label: "service", Value: info.Service},
+		{Label: "started", Value: started},
+		{Label: "status", Value: status},
+	}
+	if info.Ended != nil {
+		fields = append(fields, cmdutil.Field{Label: "agent error", Value: info.Ended.Error})
+	}
+	if info.ReplayOf != "" {
+		verdict := "unfinished"
+		if info.Ended != nil && info.Ended.Verdict != "" {
+			verdict = info.Ended.Verdict
+			if info.Ended.Divergences > 0 {
+				verdict += ", " + cmdutil.Plural(info.Ended.Divergences, "divergence", "divergences")
+			}
+		}
+		mode := ""
+		if info.ReplayMode != "" {
+			mode = " (" + info.ReplayMode + ")"
+		}
+		fields = append(fields, cmdutil.Field{Label: "replay of", Value: info.ReplayOf + mode + ": " + verdict})
+	}
+	if b := o.Build; b != nil {
+		rev := b.VCSRevision
+		if rev != "" && b.VCSModified != nil && *b.VCSModified {
+			rev += " (modified)"
+		}
+		fields = append(fields,
+			cmdutil.Field{Label: "module", Value: strings.TrimSpace(b.Module + " " + b.Version)},
+			cmdutil.Field{Label: "revision", Value: rev},
+			cmdutil.Field{Label: "go", Value: b.Go},
+			cmdutil.Field{Label: "exe sha256", Value: b.ExeSHA256},
+		)
+	}
+	count := cmdutil.Plural(len(o.Boundaries), "boundary", "boundaries")
+	var in, out int64
+	var seen bool
+	for _, b := range o.Boundaries {
+		if b.InputTokens != nil {
+			in, seen = in+*b.InputTokens, true
+		}
+		if b.OutputTokens != nil {
+			out, seen = out+*b.OutputTokens, true
+		}
+	}
+	if seen {
+		count += fmt.Sprintf(", %d input + %d output tokens", in, out)
+	}
+	return append(fields, cmdutil.Field{Label: "boundaries", Value: count})
+}
+
+var tableHeader = []string{"SEQ", "KIND", "NAME", "DURATION", "SIGNATURE", "STATUS", "TOKENS IN/OUT"}
+
+const nameColumn = 2
+
+// minNameWidth is the least width of the NAME column.
+const minNameWidth = 8
+
+func (o *Output) writeTable(w io.Writer) error {
+	rows := make([][]string, len(o.Boundaries))
+	for i, b := range o.Boundaries {
+		rows[i] = []string{
+			fmt.Sprint(b.Seq),
+			string(b.Kind),
+			b.Name,
+			cmdutil.Duration(time.Duration(b.DurationNS)),
+			boundary.ShortSignature(b.Signature),
+			b.Status,
+			tokens(b),
+		}
+	}
+	cmdutil.FitColumn(tableHeader, rows, nameColumn, minNameWidth)
+	return tableprinter.Render(w, tableHeader, rows)
+}
+
+func tokens(b Boundary) string {
+	if b.InputTokens == nil && b.OutputTokens == nil {
+		return "-"
+	}
+	f := func(n *int64) string {
+		if n == nil {
+			return "?"
+		}
+		return fmt.Sprint(*n)
+	}
+	return f(b.InputTokens) + "/" + f(b.OutputTokens)
+}

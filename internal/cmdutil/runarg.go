@@ -1,0 +1,113 @@
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// ResolveRun opens the store with open and resolves arg, a full trace id or
+// a unique prefix of one, to the full trace id of a stored run.
+//
+// Its errors say what to do and carry the cause, so [Code] picks the exit
+// status: a missing store (spanlog.ErrNoStore, naming the directory looked
+// at), an unknown run (spanlog.ErrNotFound, suggesting `agentrr runs`), a
+// prefix several runs share (*spanlog.AmbiguousError, listing them) and a
+// malformed id (spanlog.ErrBadTraceID) are all usage errors.
+func ResolveRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Store, string, error) {
+	store, err := open()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := store.Resolve(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, id, nil
+}
+
+// ReadRun resolves arg as [ResolveRun] does and reads the run whole with
+// spanlog.Store.ReadRun. A damaged or truncated run is not an error (its
+// verdict is in Run.Info.Status); a run being recorded is
+// (*spanlog.RecordingError, exit status ExitBusy).
+func ReadRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Run, error) {
+	store, id, err := ResolveRun(open, arg)
+	if err != nil {
+		return nil, err
+	}
+	return ReadResolved(store, id)
+}
+
+// ReadResolved is store.ReadRun(traceID), except that a run being recorded
+// is reported as the bare *spanlog.RecordingError, whose message says all
+// there is to say ("run … is being recorded (pid N): wait for it to
+// finish").
+func ReadResolved(store *spanlog.Store, traceID string) (*spanlog.Run, error) {
+	run, err := store.ReadRun(traceID)
+	var rec *spanlog.RecordingError
+	if errors.As(err, &rec) {
+		return nil, rec
+	}
+	return run, err
+}
+
+// CompleteRunIDs returns a cobra ValidArgsFunction that completes the trace
+// ids of the runs in f's store, each described by its run name. maxArgs
+// limits how many run arguments the command takes (0: any number). It
+// completes nothing, silently, when there is no store.
+func CompleteRunIDs(f *Factory, maxArgs int) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if maxArgs > 0 && len(args) >= maxArgs {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		store, err := f.Store()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		runs, err := store.Runs()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, r := range runs {
+			if strings.HasPrefix(r.TraceID, strings.ToLower(toComplete)) {
+				out = append(out, cobra.CompletionWithDesc(r.TraceID, r.Name))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// RunArgs returns cobra positional-argument validation for a command that
+// takes between min and max run arguments (max 0: no upper bound), with an
+// error (exit status 2) that shows the usage and where to find run ids.
+func RunArgs(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		n := len(args)
+		if n >= min && (max == 0 || n <= max) {
+			return nil
+		}
+		var want string
+		switch {
+		case min == max && min == 1:
+			want = "one trace id (or a unique prefix of one)"
+		case min == max:
+			want = fmt.Sprintf("%d trace ids (or unique prefixes)", min)
+		case max == 0:
+			want = fmt.Sprintf("at least %d trace ids (or unique prefixes)", min)
+			if min == 1 {
+				want = "one or more trace ids (or unique prefixes)"
+			}
+		default:
+			want = fmt.Sprintf("%d to %d trace ids", min, max)
+		}
+		return FlagError("%s takes %s, got %d arguments (usage: %s; list runs with: agentrr runs)", cmd.CommandPath(), want, n, cmd.UseLine())
+	}
+}
+
+// ExactRunArgs is RunArgs(n, n).
+func ExactRunArgs(n int) cobra.PositionalArgs { return RunArgs(n, n) }

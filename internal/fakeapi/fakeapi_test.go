@@ -1,0 +1,182 @@
+package fakeapi_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	ooption "github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/agentrr/agentrr/internal/fakeapi"
+)
+
+func openAIClient(s *fakeapi.Server, opts ...ooption.RequestOption) openai.Client {
+	return openai.NewClient(append([]ooption.RequestOption{
+		ooption.WithBaseURL(s.OpenAIBaseURL()), ooption.WithAPIKey("test-key"), ooption.WithMaxRetries(0),
+	}, opts...)...)
+}
+
+func anthropicClient(s *fakeapi.Server, opts ...aoption.RequestOption) anthropic.Client {
+	return anthropic.NewClient(append([]aoption.RequestOption{
+		aoption.WithBaseURL(s.AnthropicBaseURL()), aoption.WithAPIKey("test-key"), aoption.WithMaxRetries(0),
+	}, opts...)...)
+}
+
+var orderTool = openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+	Name: "lookup_order",
+	Parameters: shared.FunctionParameters{
+		"type":       "object",
+		"properties": map[string]any{"order_id": map[string]any{"type": "string"}},
+	},
+})
+
+func TestOpenAIToolCallThenAnswer(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	client := openAIClient(s)
+	ctx := context.Background()
+	params := openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where is order A-1001?")},
+		Tools:    []openai.ChatCompletionToolUnionParam{orderTool},
+	}
+	resp, err := client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := resp.Choices[0].Message
+	if len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != "lookup_order" || msg.ToolCalls[0].Function.Arguments != `{"order_id":"A-1001"}` {
+		t.Fatalf("first turn: %+v", msg)
+	}
+	params.Messages = append(params.Messages, msg.ToParam(), openai.ToolMessage("order A-1001 shipped", msg.ToolCalls[0].ID))
+
+	// The second turn streams: the accumulated message is the answer.
+	stream := client.Chat.Completions.NewStreaming(ctx, params)
+	var acc openai.ChatCompletionAccumulator
+	var deltas []string
+	for stream.Next() {
+		c := stream.Current()
+		acc.AddChunk(c)
+		if len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+			deltas = append(deltas, c.Choices[0].Delta.Content)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := acc.Choices[0].Message.Content, "Here is what I found: order A-1001 shipped"; got != want {
+		t.Errorf("answer %q, want %q", got, want)
+	}
+	if len(deltas) < 2 {
+		t.Errorf("deltas %q: want the answer in several pieces", deltas)
+	}
+}
+
+func TestOpenAIStreamedToolCall(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	client := openAIClient(s)
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where is order A-1001?")},
+		Tools:    []openai.ChatCompletionToolUnionParam{orderTool},
+	})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc := acc.Choices[0].Message.ToolCalls
+	if len(tc) != 1 || tc[0].Function.Arguments != `{"order_id":"A-1001"}` || tc[0].ID == "" {
+		t.Fatalf("accumulated tool calls %+v", tc)
+	}
+}
+
+func TestAnthropicToolUseThenAnswer(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	client := anthropicClient(s)
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{
+		Model:     "claude-sonnet-4-5",
+		MaxTokens: 256,
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Where is order A-1001?"))},
+		Tools: []anthropic.ToolUnionParam{anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{
+			Properties: map[string]any{"order_id": map[string]any{"type": "string"}},
+		}, "lookup_order")},
+	}
+	// The first turn streams: the accumulated message holds the tool use.
+	stream := client.Messages.NewStreaming(ctx, params)
+	var msg anthropic.Message
+	for stream.Next() {
+		if err := msg.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Content) != 1 || msg.Content[0].Type != "tool_use" || string(msg.Content[0].Input) != `{"order_id":"A-1001"}` {
+		t.Fatalf("first turn: %+v", msg.Content)
+	}
+	params.Messages = append(params.Messages, msg.ToParam(),
+		anthropic.NewUserMessage(anthropic.NewToolResultBlock(msg.Content[0].ID, "order A-1001 shipped", false)))
+	resp, err := client.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.Content[0].Text, "Here is what I found: order A-1001 shipped"; got != want {
+		t.Errorf("answer %q, want %q", got, want)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	s.Fail(fakeapi.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}, fakeapi.Fault{CutAfter: 2})
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{
+		Model: "claude-sonnet-4-5", MaxTokens: 64,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello there"))},
+	}
+	client := anthropicClient(s)
+	_, err := client.Messages.New(ctx, params)
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("err = %v, want a 429 API error", err)
+	}
+	stream := client.Messages.NewStreaming(ctx, params)
+	n := 0
+	for stream.Next() {
+		n++
+	}
+	// The two events sent are message_start and ping, which the SDK skips.
+	if stream.Err() == nil || n != 1 {
+		t.Fatalf("cut stream: %d events, err %v; want 1 event then an error", n, stream.Err())
+	}
+	if reqs := s.Requests(); len(reqs) != 2 || reqs[1].Fault == nil || !reqs[1].Stream {
+		t.Errorf("requests %+v", reqs)
+	}
+}
+
+func TestAPIKeyChecked(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	s.APIKey = "right-key"
+	client := openAIClient(s, ooption.WithAPIKey("wrong-key"))
+	_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || !strings.Contains(apiErr.Message, "wrong-key") {
+		t.Fatalf("err = %v, want a 401 quoting the key sent", err)
+	}
+}

@@ -1,0 +1,142 @@
+package fakeapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// created is the fixed "created" time of every completion.
+const created = 1767225600 // 2026-01-01T00:00:00Z
+
+type openAIRequest struct {
+	Model    string `json:"model"`
+	Stream   bool   `json:"stream"`
+	Messages []struct {
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCallID string          `json:"tool_call_id"`
+		ToolCalls  []struct {
+			ID string `json:"id"`
+		} `json:"tool_calls"`
+	} `json:"messages"`
+	Tools []struct {
+		Function struct {
+			Name       string          `json:"name"`
+			Parameters json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+// openAIText is the text of a message content: a string or text parts.
+func openAIText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(raw, &parts)
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
+func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	fault, id, ok := s.begin(w, r, "openai", body)
+	if !ok || applyStatusFault(w, "openai", fault) {
+		return
+	}
+	var req openAIRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, "openai", http.StatusBadRequest, "request body is not JSON: "+err.Error())
+		return
+	}
+	var conv conversation
+	for _, m := range req.Messages {
+		text := openAIText(m.Content)
+		conv.words += countWords(text)
+		switch m.Role {
+		case "user":
+			conv.lastUser, conv.results = text, nil
+		case "tool":
+			conv.results = append(conv.results, text)
+		}
+	}
+	tools := make([]tool, len(req.Tools))
+	for i, t := range req.Tools {
+		tools[i] = tool{name: t.Function.Name, params: schemaParams(t.Function.Parameters)}
+	}
+	rep := answer(conv, tools)
+
+	chatID := fmt.Sprintf("chatcmpl-fake-%d", id)
+	model := req.Model + "-2026-01-01"
+	callID := fmt.Sprintf("call_fake_%d", id)
+	outWords := countWords(rep.text) + countWords(rep.toolArgs)
+	usage := map[string]any{"prompt_tokens": conv.words, "completion_tokens": outWords, "total_tokens": conv.words + outWords}
+	finish := "stop"
+	if rep.toolName != "" {
+		finish = "tool_calls"
+	}
+
+	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
+		if rep.toolName != "" {
+			msg["tool_calls"] = []any{map[string]any{
+				"id": callID, "type": "function",
+				"function": map[string]any{"name": rep.toolName, "arguments": rep.toolArgs},
+			}}
+		} else {
+			msg["content"] = rep.text
+		}
+		writeJSON(w, fault, map[string]any{
+			"id": chatID, "object": "chat.completion", "created": created, "model": model,
+			"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish, "logprobs": nil}},
+			"usage":   usage,
+		})
+		return
+	}
+
+	out := s.newSSE(w, fault)
+	chunk := func(delta map[string]any, finishReason any) map[string]any {
+		return map[string]any{
+			"id": chatID, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finishReason, "logprobs": nil}},
+		}
+	}
+	out.event("", chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	if rep.toolName != "" {
+		out.event("", chunk(map[string]any{"tool_calls": []any{map[string]any{
+			"index": 0, "id": callID, "type": "function",
+			"function": map[string]any{"name": rep.toolName, "arguments": ""},
+		}}}, nil))
+		for _, p := range thirds(rep.toolArgs) {
+			out.event("", chunk(map[string]any{"tool_calls": []any{map[string]any{
+				"index": 0, "function": map[string]any{"arguments": p},
+			}}}, nil))
+		}
+	} else {
+		for _, p := range pieces(rep.text) {
+			out.event("", chunk(map[string]any{"content": p}, nil))
+		}
+	}
+	out.event("", chunk(map[string]any{}, finish))
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		out.event("", map[string]any{
+			"id": chatID, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": []any{}, "usage": usage,
+		})
+	}
+	out.event("", "[DONE]")
+}

@@ -1,0 +1,177 @@
+package otelrr_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// benchDoc is a realistic JSON tool payload: a search query and its hits,
+// mostly text, about size bytes when encoded.
+type benchDoc struct {
+	Query string     `json:"query"`
+	Hits  []benchHit `json:"hits"`
+}
+
+type benchHit struct {
+	ID      string  `json:"id"`
+	Title   string  `json:"title"`
+	Score   float64 `json:"score"`
+	Snippet string  `json:"snippet"`
+}
+
+const benchWords = "the order shipped from the warehouse on monday and the customer asked for a refund because the parcel arrived damaged "
+
+func newBenchDoc(size int) benchDoc {
+	d := benchDoc{Query: "refund policy for damaged parcels"}
+	for n := 60; n < size; n += 200 {
+		i := len(d.Hits)
+		d.Hits = append(d.Hits, benchHit{
+			ID:      fmt.Sprintf("doc-%06d", i),
+			Title:   fmt.Sprintf("Support article %d", i),
+			Score:   0.5 + float64(i%50)/100,
+			Snippet: strings.Repeat(benchWords, 2)[:120],
+		})
+	}
+	return d
+}
+
+func benchTool(_ context.Context, d benchDoc) (benchDoc, error) { return d, nil }
+
+// BenchmarkToolRecord is one durable tool boundary: canonical encoding,
+// span, pdata encoding and a synced Pebble write, one goroutine.
+func BenchmarkToolRecord(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
+		b.Run(sizeName(size), func(b *testing.B) {
+			doc := newBenchDoc(size)
+			tp := benchTP(b, b.TempDir())
+			ctx, run, err := tp.StartRun(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if err := run.End(nil); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkToolRecordParallel records 1 KB tool boundaries from 8
+// goroutines into one run; concurrent boundaries share fsyncs.
+func BenchmarkToolRecordParallel(b *testing.B) {
+	doc := newBenchDoc(1 << 10)
+	tp := benchTP(b, b.TempDir())
+	ctx, run, err := tp.StartRun(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if err := run.End(nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkToolReplay replays a recorded run of 1,000 1 KB tool boundaries
+// in-process (the replayed run is itself recorded) and reports the cost per
+// boundary.
+func BenchmarkToolReplay(b *testing.B) {
+	const n = 1000
+	dir, id := benchRecording(b, n)
+	store, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := replayer.Load(store, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := newBenchDoc(1 << 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
+			tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(b.TempDir()), otelrr.WithServiceName("bench"))
+			if err != nil {
+				return err
+			}
+			defer tp.Shutdown(context.Background())
+			ctx, run, err := tp.StartRun(ctx, "bench")
+			if err != nil {
+				return err
+			}
+			for range n {
+				if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+					return err
+				}
+			}
+			return run.End(nil)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !rep.Faithful() {
+			b.Fatalf("replay diverged: %+v", rep.Divergences)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/boundary")
+}
+
+// benchRecording records a run of n 1 KB tool boundaries and returns its
+// store and id.
+func benchRecording(b *testing.B, n int) (dir, id string) {
+	b.Helper()
+	dir = b.TempDir()
+	tp := benchTP(b, dir)
+	ctx, run, err := tp.StartRun(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := newBenchDoc(1 << 10)
+	for range n {
+		if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := run.End(nil); err != nil {
+		b.Fatal(err)
+	}
+	return dir, run.TraceID()
+}
+
+func benchTP(b *testing.B, dir string) *otelrr.TracerProvider {
+	b.Helper()
+	tp, err := otelrr.NewTracerProvider(context.Background(), otelrr.WithStore(dir), otelrr.WithServiceName("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return tp
+}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%dMB", n>>20)
+	}
+	return fmt.Sprintf("%dKB", n>>10)
+}

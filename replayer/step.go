@@ -1,0 +1,173 @@
+package replayer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
+)
+
+// Step is a boundary the agent asks for, shown to a Stepper before it is
+// served. It is also the message `agentrr step` receives from the agent
+// process, one JSON object per line (see StepReply).
+type Step struct {
+	// Recording is the trace id of the run being replayed.
+	Recording string `json:"recording"`
+	// Total is the number of boundaries in the recording.
+	Total int `json:"total"`
+	// Seq, Kind and Name identify the boundary the agent asks for.
+	Seq  int64         `json:"seq"`
+	Kind boundary.Kind `json:"kind"`
+	Name string        `json:"name"`
+	// Request is the agent's request, canonical JSON.
+	Request json.RawMessage `json:"request"`
+	// Recorded is the recording's boundary at Seq; nil past its end.
+	Recorded *RecordedBoundary `json:"recorded,omitempty"`
+	// Divergence is how the agent's boundary differs from Recorded; nil
+	// when it matches and Recorded's answer will be served.
+	Divergence *analyze.Divergence `json:"divergence,omitempty"`
+}
+
+// RecordedBoundary is a boundary as the recording holds it.
+type RecordedBoundary struct {
+	Kind    boundary.Kind   `json:"kind"`
+	Name    string          `json:"name"`
+	Request json.RawMessage `json:"request"`
+	// Response is the recorded answer (canonical JSON); absent when the
+	// recorded call failed.
+	Response json.RawMessage `json:"response,omitempty"`
+	// Error is the recorded call's error text when it failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Action is what a Stepper tells the session to do with a step.
+type Action string
+
+// Stepper actions.
+const (
+	// Next serves this boundary and steps again at the next one.
+	Next Action = "next"
+	// Continue serves this boundary and every later one without stepping.
+	Continue Action = "continue"
+	// Quit stops the replay here, as WithUntilSeq does: this boundary is
+	// not served, and the boundary call returns a *StopError.
+	Quit Action = "quit"
+)
+
+// ParseAction parses an action by name or first letter ("n", "c", "q");
+// the empty string is Next.
+func ParseAction(s string) (Action, error) {
+	switch s {
+	case "", "n", string(Next):
+		return Next, nil
+	case "c", string(Continue):
+		return Continue, nil
+	case "q", string(Quit):
+		return Quit, nil
+	}
+	return "", fmt.Errorf("unknown step action %q (want next, continue or quit: n, c, q)", s)
+}
+
+// Stepper decides, before a boundary is served, whether the replay goes on.
+// See WithStepper.
+type Stepper func(Step) (Action, error)
+
+// StepReply is the answer to a Step on the `agentrr step` control channel:
+// one JSON object per line, {"action":"next"}. Error, if not empty, asks
+// the agent to stop with that message.
+type StepReply struct {
+	Action Action `json:"action"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ErrStopped matches, with errors.Is, the error a boundary call returns
+// once a replay was stopped on request (WithUntilSeq, Quit).
+var ErrStopped = errors.New("replay stopped")
+
+// StopError is returned by the boundary call at which a replay was stopped
+// on request, and by every later one.
+type StopError struct {
+	analyze.Stop
+}
+
+func (e *StopError) Error() string {
+	return fmt.Sprintf("agentrr: replay stopped before seq %d (%s): the agent's %s %s was not served", e.Seq, e.Reason, e.Kind, e.Name)
+}
+
+// Is reports whether target is ErrStopped.
+func (e *StopError) Is(target error) bool { return target == ErrStopped }
+
+// stepLocked shows the boundary at seq to the stepper, with s.mu released
+// while it runs, and acts on its answer: nil to serve the boundary, or the
+// *StopError of a Quit. Called with s.mu and s.stepMu held.
+func (s *Session) stepLocked(seq int64, kind boundary.Kind, name, signature string, request []byte) error {
+	r, d := s.match(seq, kind, name, signature, request)
+	st := Step{
+		Recording:  s.rec.TraceID,
+		Total:      len(s.rec.Records),
+		Seq:        seq,
+		Kind:       kind,
+		Name:       name,
+		Request:    rawJSON(request),
+		Divergence: d,
+	}
+	if r != nil {
+		st.Recorded = &RecordedBoundary{Kind: r.Kind, Name: r.Name, Request: rawJSON(r.Request), Error: r.Error}
+		if !r.Failed {
+			st.Recorded.Response = rawJSON(r.Response)
+		}
+	}
+	s.mu.Unlock()
+	act, err := s.stepper(st)
+	s.mu.Lock()
+	if err == nil {
+		switch act {
+		case Next:
+			return nil
+		case Continue:
+			s.continuing = true
+			return nil
+		case Quit:
+			return s.stopLocked("quit while stepping", seq, kind, name, signature, request)
+		default:
+			err = fmt.Errorf("unknown step action %q", act)
+		}
+	}
+	return s.stopLocked("stepping failed: "+err.Error(), seq, kind, name, signature, request)
+}
+
+// stopLocked stops the replay before the boundary at seq and returns the
+// stop error. Called with s.mu held.
+func (s *Session) stopLocked(reason string, seq int64, kind boundary.Kind, name, signature string, request []byte) *StopError {
+	_, d := s.match(seq, kind, name, signature, request)
+	s.stop = &StopError{Stop: analyze.Stop{
+		Reason:     reason,
+		Seq:        seq,
+		Kind:       kind,
+		Name:       name,
+		Request:    rawJSON(request),
+		Divergence: d,
+	}}
+	s.writeReportLocked()
+	return s.stop
+}
+
+// stoppedLocked returns a copy of the stop for a report, or nil.
+func (s *Session) stoppedLocked() *analyze.Stop {
+	if s.stop == nil {
+		return nil
+	}
+	st := s.stop.Stop
+	return &st
+}
+
+// rawJSON returns b as a json.RawMessage that marshals: nil when b is not
+// valid JSON (a recorded payload always is; this guards the report).
+func rawJSON(b []byte) json.RawMessage {
+	if len(b) == 0 || !json.Valid(b) {
+		return nil
+	}
+	return json.RawMessage(b)
+}
