@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
@@ -71,8 +72,9 @@ type Result struct {
 type Run struct {
 	w *spanlog.RunWriter
 
-	mu      sync.Mutex
-	results map[trace.SpanID]Result
+	mu       sync.Mutex
+	results  map[trace.SpanID]Result
+	detached atomic.Bool
 }
 
 // Attach routes the boundary spans of trace id to w until Detach.
@@ -87,9 +89,18 @@ func (p *Processor) Attach(id trace.TraceID, w *spanlog.RunWriter) *Run {
 // Detach stops routing spans of trace id.
 func (p *Processor) Detach(id trace.TraceID) {
 	p.mu.Lock()
+	if r := p.runs[id]; r != nil {
+		r.detached.Store(true)
+	}
 	delete(p.runs, id)
 	p.mu.Unlock()
 }
+
+// Attached reports whether the run's boundaries are still being recorded:
+// false once the run was detached (ended) or the processor shut down. A
+// boundary helper checks it before running the real call, so that no side
+// effect happens that cannot be recorded.
+func (r *Run) Attached() bool { return !r.detached.Load() }
 
 // Take returns, and forgets, the commit result of the boundary span id. ok
 // is false when the span never reached OnEnd (it was not sampled, or it
@@ -234,6 +245,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	var errs []error
 	for _, r := range runs {
+		r.detached.Store(true)
 		errs = append(errs, r.w.Close())
 	}
 	errs = append(errs, p.fwd.Shutdown(ctx))

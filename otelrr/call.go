@@ -40,6 +40,9 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	if run == nil {
 		return zero, ErrNoRun
 	}
+	if !run.commits.Attached() {
+		return zero, fmt.Errorf("otelrr: %s %s: %w", sp.kind, sp.name, ErrRunEnded)
+	}
 	reqJSON, err := boundary.Canonical(req)
 	if err != nil {
 		return zero, fmt.Errorf("otelrr: %s %s: request cannot be recorded: %w", sp.kind, sp.name, err)

@@ -418,11 +418,16 @@ func TestBoundaryAfterShutdownFails(t *testing.T) {
 	if err := tp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	ran := false
 	res, err := otelrr.Tool(ctx, "lookup", map[string]string{"q": "x"}, func(context.Context, map[string]string) (map[string]string, error) {
+		ran = true
 		return map[string]string{"a": "answer"}, nil
 	})
-	if err == nil || res != nil {
-		t.Fatalf("boundary after Shutdown returned %v, %v; want an error and no result", res, err)
+	if !errors.Is(err, otelrr.ErrRunEnded) || res != nil {
+		t.Fatalf("boundary after Shutdown returned %v, %v; want otelrr.ErrRunEnded and no result", res, err)
+	}
+	if ran {
+		t.Error("the tool ran after Shutdown: a side effect that can never be recorded")
 	}
 	if now, err := otelrr.Now(ctx); err == nil || !now.IsZero() {
 		t.Errorf("Now after Shutdown returned %v, %v; want an error", now, err)

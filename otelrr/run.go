@@ -42,6 +42,11 @@ func runFromContext(ctx context.Context) *Run {
 	return r
 }
 
+// ErrRunEnded is returned by a boundary helper called with the context of a
+// run that has ended, or whose provider was shut down: the boundary could not
+// be recorded, so the real call is not made.
+var ErrRunEnded = errors.New("the run has ended or its tracer provider was shut down: the boundary cannot be recorded, so the call was not made")
+
 // RunFromContext returns the run carried by ctx, or nil.
 func RunFromContext(ctx context.Context) *Run { return runFromContext(ctx) }
 

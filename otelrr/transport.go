@@ -113,6 +113,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, errTransportNoRun
 	}
+	if !run.commits.Attached() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("otelrr: %s %s: %w", req.Method, req.URL.Path, ErrRunEnded)
+	}
 	ex, err := captureRequest(req)
 	if err != nil {
 		return nil, err
