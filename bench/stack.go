@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentrr/agentrr/bench/internal/payload"
+	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+func search(_ context.Context, d payload.Doc) (payload.Doc, error) { return d, nil }
+
+// newProvider returns an otelrr provider recording into store dir.
+func newProvider(ctx context.Context, dir string) (*otelrr.TracerProvider, error) {
+	return otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir), otelrr.WithServiceName("bench"))
+}
+
+// recordTools records one run of n tool boundaries into store dir from conc
+// goroutines; doc(i) is the payload of the i-th call (request and response).
+// It returns the run id and µs per boundary (wall time / n).
+func recordTools(dir string, n, conc int, doc func(i int) payload.Doc) (string, float64, error) {
+	return recordCalls(dir, n, conc, doc, nil)
+}
+
+// lastEnd is how long the last recordCalls' Run.End took (synced end
+// record and flush).
+var lastEnd time.Duration
+
+// recordCalls is recordTools with response resp(i) for the i-th call (nil:
+// the tool answers with its request).
+func recordCalls(dir string, n, conc int, doc, resp func(i int) payload.Doc) (string, float64, error) {
+	ctx := context.Background()
+	tp, err := newProvider(ctx, dir)
+	if err != nil {
+		return "", 0, err
+	}
+	defer tp.Shutdown(ctx)
+	ctx, run, err := tp.StartRun(ctx, "bench")
+	if err != nil {
+		return "", 0, err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		werr error
+	)
+	start := time.Now()
+	for g := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += conc {
+				fn := search
+				if resp != nil {
+					r := resp(i)
+					fn = func(context.Context, payload.Doc) (payload.Doc, error) { return r, nil }
+				}
+				if _, err := otelrr.Tool(ctx, "search", doc(i), fn); err != nil {
+					mu.Lock()
+					werr = err
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	us := float64(time.Since(start).Nanoseconds()) / 1e3 / float64(max(n, 1))
+	endStart := time.Now()
+	if err := run.End(werr); err != nil {
+		return "", 0, err
+	}
+	lastEnd = time.Since(endStart)
+	return run.TraceID(), us, werr
+}
+
+// toolRecorder is P1 as a contender: otelrr.Tool with payload doc into a
+// run of a store in dir, one goroutine.
+func toolRecorder(id, what, dir string, doc payload.Doc) contender {
+	return contender{id, what, func(int) (func(int) error, func() error, error) {
+		os.RemoveAll(dir)
+		ctx := context.Background()
+		tp, err := newProvider(ctx, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		ctx, run, err := tp.StartRun(ctx, "bench")
+		if err != nil {
+			tp.Shutdown(context.Background())
+			return nil, nil, err
+		}
+		return func(int) error {
+				_, err := otelrr.Tool(ctx, "search", doc, search)
+				return err
+			}, func() error {
+				err := run.End(nil)
+				tp.Shutdown(context.Background())
+				os.RemoveAll(dir)
+				return err
+			}, nil
+	}}
+}
+
+// nopProcessor is a span processor that does nothing: the span machinery alone.
+type nopProcessor struct{}
+
+func (nopProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (nopProcessor) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (nopProcessor) Shutdown(context.Context) error                  { return nil }
+func (nopProcessor) ForceFlush(context.Context) error                { return nil }
+
+// boundaryAttrs are the attributes otelrr puts on a tool boundary with
+// canonical request and response req, resp.
+func boundaryAttrs(req, resp []byte) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String(boundary.AttrKind, string(boundary.KindTool)),
+		attribute.String(boundary.AttrName, "search"),
+		attribute.String(boundary.GenAIOperationName, "execute_tool"),
+		attribute.String(boundary.GenAIToolName, "search"),
+		attribute.String(boundary.AttrRequest, string(req)),
+		attribute.Int(boundary.AttrRequestLength, len(req)),
+		attribute.String(boundary.AttrSignature, boundary.Signature(boundary.KindTool, "search", req)),
+		attribute.String(boundary.AttrResponse, string(resp)),
+		attribute.Int(boundary.AttrResponseLength, len(resp)),
+		attribute.String(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, "")),
+	}
+}
+
+// spanOnly is P0a: one boundary span with a 1 KB payload started, given
+// its attributes and ended, with no store behind it; µs per span.
+func spanOnly(n int) (float64, error) {
+	body, err := boundary.Canonical(payload.Text(1024, 1))
+	if err != nil {
+		return 0, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(nopProcessor{}))
+	defer tp.Shutdown(context.Background())
+	tr := tp.Tracer("bench")
+	ctx, root := tr.Start(context.Background(), "run")
+	defer root.End()
+	return perOp(n, func(int) error {
+		_, sp := tr.Start(ctx, "execute_tool search", trace.WithSpanKind(trace.SpanKindInternal))
+		sp.SetAttributes(boundaryAttrs(body, body)...)
+		sp.End()
+		return nil
+	})
+}
+
+// encodeOnly is P0b: one ended 1 KB boundary span converted to OTLP and
+// marshaled to protobuf, as the durable processor does; µs per span.
+func encodeOnly(n int) (float64, error) {
+	body, err := boundary.Canonical(payload.Text(1024, 1))
+	if err != nil {
+		return 0, err
+	}
+	s := tracetest.SpanStub{
+		Name:        "execute_tool search",
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled}),
+		StartTime:   time.Now(),
+		EndTime:     time.Now(),
+		Attributes:  boundaryAttrs(body, body),
+	}.Snapshot()
+	return perOp(n, func(i int) error {
+		_, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(exporter.Traces(s, attribute.Int64(boundary.AttrSeq, int64(i))))
+		return err
+	})
+}
+
+// storedSpan returns the bytes agentrr stores for one 1 KB tool boundary
+// (its OTLP protobuf encoding).
+func storedSpan() ([]byte, error) {
+	body, err := boundary.Canonical(payload.Text(1024, 1))
+	if err != nil {
+		return nil, err
+	}
+	s := tracetest.SpanStub{
+		Name:        "execute_tool search",
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled}),
+		StartTime:   time.Now(),
+		EndTime:     time.Now(),
+		Attributes:  boundaryAttrs(body, body),
+	}.Snapshot()
+	return (&ptrace.ProtoMarshaler{}).MarshalTraces(exporter.Traces(s, attribute.Int64(boundary.AttrSeq, 1)))
+}
+
+// canonicalOnly is P0c: canonical JSON of a 1 KB request and response,
+// signature and payload hash, as otelrr computes them; µs per boundary.
+func canonicalOnly(n int) (float64, error) {
+	doc := payload.Text(1024, 1)
+	return perOp(n, func(int) error {
+		req, err := boundary.Canonical(doc)
+		if err != nil {
+			return err
+		}
+		resp, err := boundary.Canonical(doc)
+		if err != nil {
+			return err
+		}
+		var back payload.Doc
+		if err := json.Unmarshal(resp, &back); err != nil {
+			return err
+		}
+		_ = boundary.Signature(boundary.KindTool, "search", req)
+		_ = boundary.PayloadHash(req, resp, "")
+		return nil
+	})
+}
+
+// trace is a recorded run used by the replay measurements.
+type recorded struct {
+	store string
+	id    string
+	n     int
+}
+
+// prepareTrace records a run of n identical 1 KB tool boundaries (8
+// goroutines, so it takes a fraction of n synced writes).
+func prepareTrace(root string, n int) (recorded, error) {
+	dir := filepath.Join(root, "trace-"+strconv.Itoa(n))
+	os.RemoveAll(dir)
+	doc := payload.Text(1024, 1)
+	id, _, err := recordTools(dir, n, 8, func(int) payload.Doc { return doc })
+	return recorded{store: dir, id: id, n: n}, err
+}
+
+// load is spanlog's read of the whole run with every check (what both the
+// CLI and the replaying agent do before the first boundary); µs per boundary.
+func load(t recorded) (*replayer.Recording, float64, error) {
+	store, err := spanlog.OpenExisting(t.store)
+	if err != nil {
+		return nil, 0, err
+	}
+	var rec *replayer.Recording
+	us, err := perOp(1, func(int) error {
+		rec, err = replayer.Load(store, t.id)
+		return err
+	})
+	if err == nil && len(rec.Records) != t.n {
+		err = fmt.Errorf("loaded %d boundaries of run %s, want %d", len(rec.Records), t.id, t.n)
+	}
+	return rec, us / float64(t.n), err
+}
+
+// sessionOnly is P3a: replayer.Session.Next over the whole recording;
+// boundaries per second.
+func sessionOnly(rec *replayer.Recording, decode bool) (float64, error) {
+	s := replayer.NewSession(rec)
+	r0 := rec.Records[0]
+	us, err := perOp(len(rec.Records), func(int) error {
+		r, _, err := s.Next(boundary.KindTool, "search", r0.Signature, r0.Request)
+		if err != nil || !decode {
+			return err
+		}
+		var d payload.Doc
+		return json.Unmarshal(r.Response, &d)
+	})
+	return 1e6 / us, err
+}
+
+// replayInProcess is P3c: the agent's n tool calls replayed through the
+// otelrr helpers (replayer.Replay), including its provider and the
+// recording of the replayed run into a fresh store; µs per boundary.
+func replayInProcess(root string, rec *replayer.Recording) (float64, error) {
+	dir, err := os.MkdirTemp(root, "replay-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	doc := payload.Text(1024, 1)
+	n := len(rec.Records)
+	us, err := perOp(1, func(int) error {
+		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
+			tp, err := newProvider(ctx, dir)
+			if err != nil {
+				return err
+			}
+			defer tp.Shutdown(context.Background())
+			ctx, run, err := tp.StartRun(ctx, "bench")
+			if err != nil {
+				return err
+			}
+			for range n {
+				if _, err := otelrr.Tool(ctx, "search", doc, search); err != nil {
+					return run.End(err)
+				}
+			}
+			return run.End(nil)
+		})
+		if err != nil {
+			return err
+		}
+		if !rep.Faithful() {
+			return fmt.Errorf("replay of %s diverged: %+v", rec.TraceID, rep.Divergences)
+		}
+		return nil
+	})
+	return us / float64(n), err
+}
+
+// storedSize is P4: the files on disk of a run of n boundaries once it has
+// ended, and of an ended run with no boundary (the fixed cost of a run),
+// with the raw payload bytes per boundary (canonical request + response).
+func storedSize(root, name string, n int, mk func(size int, seed uint64) payload.Doc) (run, empty runFiles, rawPer float64, end time.Duration, err error) {
+	dir := filepath.Join(root, "size-"+name)
+	os.RemoveAll(dir)
+	defer os.RemoveAll(dir)
+	// Requests and responses all differ, as a real tool's would.
+	reqs, resps := make([]payload.Doc, n), make([]payload.Doc, n)
+	var raw int64
+	for i := range reqs {
+		reqs[i], resps[i] = mk(1024, uint64(2*i)+1), mk(1024, uint64(2*i)+2)
+		for _, d := range []payload.Doc{reqs[i], resps[i]} {
+			b, err := boundary.Canonical(d)
+			if err != nil {
+				return run, empty, 0, 0, err
+			}
+			raw += int64(len(b))
+		}
+	}
+	id, _, err := recordCalls(dir, n, 8, func(i int) payload.Doc { return reqs[i] }, func(i int) payload.Doc { return resps[i] })
+	if err != nil {
+		return run, empty, 0, 0, err
+	}
+	end = lastEnd
+	if run, err = dirSize(filepath.Join(dir, "runs", id)); err != nil {
+		return run, empty, 0, 0, err
+	}
+	eid, _, err := recordTools(dir, 0, 1, nil)
+	if err != nil {
+		return run, empty, 0, 0, err
+	}
+	empty, err = dirSize(filepath.Join(dir, "runs", eid))
+	return run, empty, float64(raw) / float64(n), end, err
+}
