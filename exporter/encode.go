@@ -124,6 +124,6 @@ func putAttr(m pcommon.Map, kv attribute.KeyValue) {
 			s.AppendEmpty().SetStr(v)
 		}
 	default:
-		m.PutStr(k, kv.Value.Emit())
+		m.PutStr(k, kv.Value.String())
 	}
 }

@@ -147,7 +147,7 @@ func (tp *TracerProvider) Replaying() bool { return tp.session != nil }
 func resourceStrings(res *resource.Resource) map[string]string {
 	out := make(map[string]string, res.Len())
 	for _, kv := range res.Attributes() {
-		out[string(kv.Key)] = kv.Value.Emit()
+		out[string(kv.Key)] = kv.Value.String()
 	}
 	return out
 }
