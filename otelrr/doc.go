@@ -7,7 +7,11 @@
 // a root span whose trace id is the run id. Inside a run, the boundary
 // helpers — [LLM], [Tool], [Now], [Rand], [Intn], [Float64], [NewID] — each
 // make exactly one boundary span carrying the full request and response, and
-// return only once that span is durably stored.
+// return only once that span is durably stored. [Transport], [HTTPClient]
+// and [Middleware] do the same for every HTTP exchange of an LLM SDK
+// (openai-go, anthropic-sdk-go, or anything that takes an *http.Client),
+// streams included. [WithForwarding] (or the OTEL_EXPORTER_OTLP_* variables
+// with [FromEnv]) sends the same spans to an OTLP backend such as Jaeger.
 //
 // The same agent binary replays without code changes: with [FromEnv], the
 // environment set by `agentrr replay` puts the provider into replay mode, and
