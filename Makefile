@@ -13,12 +13,12 @@ GOFILES = $(wildcard $(shell git ls-files -co --exclude-standard -- '*.go' 2>/de
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint demo clean jaeger bench
+.PHONY: help build test lint demo clean jaeger bench durability fuzz fuzz-smoke
 
 help: ## List targets with a one-line description
 	@echo 'Usage: make <target>'
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build the agentrr binary into bin/agentrr
 	$(GO) build -o bin/agentrr ./cmd/agentrr
@@ -32,6 +32,49 @@ jaeger: ## Build Jaeger v2 (for the e2e test and local viewing) into bin/jaeger
 
 test: ## Run all tests with the race detector
 	$(GO) test -race -count=1 ./...
+
+# The SIGKILL durability gate at full length (otelrr/durability_test.go;
+# `make test` runs it with 50 trials). DURABILITY_TRIALS sets the count,
+# AGENTRR_DURABILITY_SEED repeats the kill instants of an earlier run.
+DURABILITY_TRIALS ?= 500
+durability: ## Kill recording agents with SIGKILL 500 times and check every run
+	AGENTRR_DURABILITY_TRIALS=$(DURABILITY_TRIALS) $(GO) test -count=1 -v -timeout 60m -run '^TestDurabilityKill$$' ./otelrr
+
+# Fuzz targets: every decoder and parser of outside bytes, as package:Name.
+# `make fuzz` runs each for FUZZTIME, `make fuzz-smoke` (run by .ci/run)
+# for FUZZ_SMOKE_TIME. A failing input is saved under the package's
+# testdata/fuzz/<Name>/ and from then on runs with every `go test`.
+FUZZ_TARGETS = \
+	./boundary:FuzzUnmarshal \
+	./boundary:FuzzCanonicalizeJSON \
+	./boundary:FuzzFastCanonical \
+	./analyze:FuzzReadReport \
+	./analyze:FuzzDiffJSON \
+	./replayer:FuzzLoadOTLPJSON \
+	./replayer:FuzzFetchJaeger \
+	./internal/cmd/collect:FuzzReceiver \
+	./otelrr:FuzzParseSSE \
+	./otelrr:FuzzGenAIAttributes \
+	./otelrr:FuzzReplayBody \
+	./otelrr:FuzzRecordedResponse
+FUZZTIME ?= 60s
+FUZZ_SMOKE_TIME ?= 5s
+# Minimizing a new input may otherwise take a minute of the fuzzing time.
+FUZZ_MINIMIZE ?= 5s
+
+fuzz: ## Fuzz every decoder for FUZZTIME each (default 60s)
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_RUN_TIME=$(FUZZTIME)
+
+fuzz-smoke: ## Fuzz every decoder briefly (FUZZ_SMOKE_TIME each, default 5s)
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_RUN_TIME=$(FUZZ_SMOKE_TIME)
+
+.PHONY: fuzz-run
+fuzz-run:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "--> $$name ($$pkg) for $(FUZZ_RUN_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_RUN_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE) $$pkg; \
+	done
 
 lint: ## Check gofmt, then run go vet and staticcheck
 	@echo '--> gofmt -l'

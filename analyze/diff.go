@@ -61,7 +61,8 @@ const ellipsis = "…"
 // input is not exactly one valid JSON value, the two inputs are compared as
 // byte strings and the result is a single "changed" change at the root if
 // they differ, each side holding the compact JSON of a valid input or the
-// raw text of an invalid one.
+// raw text of an invalid one. Documents nesting arrays and objects more than
+// 64 levels deep are compared whole too (one "changed" change at the root).
 func DiffJSON(expected, observed []byte) []Change {
 	ex, ob := bytes.TrimSpace(expected), bytes.TrimSpace(observed)
 	switch {
@@ -80,6 +81,14 @@ func DiffJSON(expected, observed []byte) []Change {
 			return nil
 		}
 		return []Change{{Path: "", Op: OpChanged, Expected: rootText(ex), Observed: rootText(ob)}}
+	}
+	if tooDeep(x, maxDiffDepth) || tooDeep(y, maxDiffDepth) {
+		// go-cmp's cost grows with the square of the nesting (10 KB of
+		// nested arrays took seconds): such documents are compared whole.
+		if reflect.DeepEqual(x, y) {
+			return nil
+		}
+		return []Change{{Path: "", Op: OpChanged, Expected: valueText(x), Observed: valueText(y)}}
 	}
 
 	// Compare through pointers so that a JSON null at the root is a present
@@ -108,6 +117,33 @@ var indexArrays = cmp.Transformer("analyze.indexArrays", func(xs []any) map[int]
 	}
 	return m
 })
+
+// maxDiffDepth is the deepest nesting of arrays and objects DiffJSON
+// compares path by path; deeper documents are compared whole.
+const maxDiffDepth = 64
+
+// tooDeep reports whether the decoded JSON value v nests arrays and objects
+// more than limit levels deep.
+func tooDeep(v any, limit int) bool {
+	if limit < 0 {
+		return true
+	}
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			if tooDeep(e, limit-1) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if tooDeep(e, limit-1) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // decodeJSON decodes exactly one JSON value, numbers as json.Number.
 func decodeJSON(b []byte) (any, error) {

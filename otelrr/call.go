@@ -47,7 +47,7 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	if err != nil {
 		return zero, fmt.Errorf("otelrr: %s %s: request cannot be recorded: %w", sp.kind, sp.name, err)
 	}
-	c := run.begin(ctx, sp, reqJSON)
+	c := run.begin(ctx, sp, run.tp.redact.JSON(reqJSON))
 
 	var (
 		resp     Resp
@@ -64,8 +64,8 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	default:
 		out, realErr := real(c.ctx)
 		if realErr != nil {
-			callErr = realErr
-		} else if respJSON, err = boundary.Canonical(out); err != nil {
+			callErr = run.tp.redact.err(realErr)
+		} else if respJSON, err = run.tp.redact.canonical(out); err != nil {
 			callErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
 		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
 			// Hand the agent what replay will hand it: the decoded record.

@@ -29,6 +29,8 @@ type config struct {
 	replayFile string
 	// forward, when set, forwards every span over OTLP (WithForwarding).
 	forward *forwardConfig
+	// redaction holds the WithRedaction rules (see redact.go).
+	redaction []RedactRule
 	// envErr is a malformed replay setting read by FromEnv; NewTracerProvider
 	// returns it.
 	envErr error

@@ -32,6 +32,7 @@ type TracerProvider struct {
 	tracer  trace.Tracer
 	res     *resource.Resource
 	session *replayer.Session // replay from options/env; nil when recording
+	redact  *redactor         // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
 }
 
 // NewTracerProvider returns a provider recording into the store (see
@@ -66,6 +67,9 @@ func NewTracerProvider(ctx context.Context, opts ...Option) (*TracerProvider, er
 	}
 
 	tp := &TracerProvider{store: store, proc: exporter.NewProcessor(exporter.WithAttributeValueLengthLimit(limits.AttributeValueLengthLimit)), res: res}
+	if tp.redact, err = newRedactor(cfg.redaction); err != nil {
+		return nil, err
+	}
 	if cfg.replayID != "" {
 		mode, err := replayer.ParseMode(string(cfg.replayMode))
 		if err != nil {

@@ -180,7 +180,7 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 		// The client gets what replay will give it: the error's text, with
 		// any secret masked.
 		retErr := err
-		if text := ex.secrets.maskString(err.Error()); text != err.Error() {
+		if text := c.run.tp.redact.Text(ex.secrets.maskString(err.Error())); text != err.Error() {
 			retErr = &replayedError{text: text}
 		}
 		if _, serr := c.finish(nil, retErr, attrs...); serr != nil {
@@ -215,11 +215,13 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 		rec.Stream = true
 		ex.streamAttrs = []attribute.KeyValue{attribute.Int64(boundary.AttrHTTPStreamOpenedAt, ex.openedAt)}
 		client.Body = &recordingBody{rc: resp.Body, onEnd: func(data []byte, chunks []int, readErr error, closedEarly bool) error {
-			rec.setBody(ex.secrets.mask(data))
+			// The client already has these bytes: a stream is redacted
+			// only in what is stored (see WithRedaction).
+			rec.setBody(c.run.tp.redact.Body(ex.secrets.mask(data)))
 			rec.Chunks = chunks
 			rec.ClosedEarly = closedEarly
 			if readErr != nil {
-				rec.BodyError = ex.secrets.maskString(readErr.Error())
+				rec.BodyError = c.run.tp.redact.Text(ex.secrets.maskString(readErr.Error()))
 			}
 			return t.store(c, ex, &rec)
 		}}
@@ -230,11 +232,11 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 	// boundary is durable before the client gets the response.
 	data, readErr := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	data = ex.secrets.mask(data)
+	data = c.run.tp.redact.httpBody(ex.secrets.mask(data), &rec, &client)
 	rec.setBody(data)
 	var endErr error = io.EOF
 	if readErr != nil {
-		rec.BodyError = ex.secrets.maskString(readErr.Error())
+		rec.BodyError = c.run.tp.redact.Text(ex.secrets.maskString(readErr.Error()))
 		endErr = readErr
 		if rec.BodyError != readErr.Error() {
 			endErr = &replayedError{text: rec.BodyError}
@@ -275,9 +277,9 @@ func responseAttrs(c *boundaryCall, ex *exchange, rec *httpResponse) []attribute
 		c.span.SetStatus(codes.Error, "response body: "+rec.BodyError)
 	case ex.api != apiNone:
 		res := parseLLMResponse(ex.api, rec.bodyBytes(), rec.Stream)
-		attrs = append(attrs, res.attributes()...)
+		attrs = append(attrs, c.run.tp.redact.attrs(res.attributes())...)
 		for _, ev := range res.toolCallEvents() {
-			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(ev...))
+			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.tp.redact.attrs(ev)...))
 		}
 	}
 	return attrs

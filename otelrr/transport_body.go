@@ -101,7 +101,9 @@ func (b *replayBody) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	max := len(b.data) - b.off
-	if b.chunk < len(b.chunks) {
+	if b.chunk < len(b.chunks) && b.chunks[b.chunk] > 0 {
+		// (A size that is not positive can only come from a forged
+		// recording: it limits nothing.)
 		max = min(max, b.chunks[b.chunk]-b.inChunk)
 	}
 	n := copy(p[:min(len(p), max)], b.data[b.off:])

@@ -146,14 +146,15 @@ func captureRequest(req *http.Request) (*exchange, error) {
 		}
 	}
 	body := ex.secrets.mask(ex.body)
+	rd := requestRedactor(req) // WithRedaction: what is stored, not what is sent
 	if len(body) > 0 && isJSONBody(req.Header.Get("Content-Type"), body) {
 		if canon, err := boundary.CanonicalizeJSON(body); err == nil {
-			ex.request.Body = canon
+			ex.request.Body = rd.JSON(canon)
 		}
 	}
 	if len(body) > 0 && ex.request.Body == nil {
 		if utf8.Valid(body) {
-			s := string(normaliseMultipart(req.Header.Get("Content-Type"), body))
+			s := rd.Text(string(normaliseMultipart(req.Header.Get("Content-Type"), body)))
 			ex.request.BodyText = &s
 		} else {
 			ex.request.BodyBase64 = body
@@ -201,7 +202,7 @@ func captureRequest(req *http.Request) (*exchange, error) {
 				attrs: append(append([]attribute.KeyValue{
 					attribute.String(boundary.GenAIOperationName, "chat"),
 					attribute.String(boundary.GenAIProviderName, providerName(ex.api, host)),
-				}, llm.attrs...), attrs...),
+				}, rd.attrs(llm.attrs)...), attrs...),
 			}
 			return ex, nil
 		}

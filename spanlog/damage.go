@@ -171,3 +171,12 @@ func cutText(s string, n int) string {
 	}
 	return s + "…"
 }
+
+// readFailure describes an error Pebble returned while reading what: a
+// corrupt file (a checksum mismatch, a file cut short or missing) says so.
+func readFailure(what string, err error) string {
+	if pebble.IsCorruptionError(err) {
+		return fmt.Sprintf("the run's database is corrupt (reading %s: %s)", what, oneLine(err))
+	}
+	return fmt.Sprintf("reading %s: %s", what, oneLine(err))
+}

@@ -42,4 +42,12 @@
 // fsync, so concurrent boundaries share syncs (group commit) and the WAL order
 // is the sequence order: a crash at any instant leaves a prefix of the run,
 // never a hole.
+//
+// A replayed run (RunMeta.ReplayOf set) is the exception: its answers come
+// from a recording that is already durable, so its boundaries are written in
+// the same order without a sync each, and its synced end record makes them
+// all durable at once. A crash during a replay leaves a prefix of it.
+//
+// Finish flushes the finished run from the write-ahead log into
+// Snappy-compressed sstables, whose blocks are checksummed.
 package spanlog

@@ -132,6 +132,10 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		visit(info, nil)
 		return nil
 	}
+	var dmg *DamagedError
+	if errors.As(err, &dmg) {
+		return err // names the run already
+	}
 	if err != nil {
 		return fmt.Errorf("open run %s: %w", traceID, err)
 	}
@@ -150,7 +154,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 			damaged("unreadable format version %x", v)
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read format version: %s", oneLine(err))
+		damaged("%s", readFailure("its format version", err))
 	}
 
 	hdrFound := false
@@ -162,7 +166,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		hdrFound = true
 		closer.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read run header: %s", oneLine(err))
+		damaged("%s", readFailure("the run header", err))
 	}
 	if v, closer, err := db.Get(endKey(trace)); err == nil {
 		var end RunEnd
@@ -173,7 +177,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		}
 		closer.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {
-		damaged("read run end: %s", oneLine(err))
+		damaged("%s", readFailure("the run end record", err))
 	}
 
 	prefix := boundaryPrefix(trace, "")
@@ -195,7 +199,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		if decode {
 			val, err := it.ValueAndErr()
 			if err != nil {
-				damaged("seq %d: %s", seq, oneLine(err))
+				damaged("%s", readFailure(fmt.Sprintf("boundary seq %d", seq), err))
 				break
 			}
 			rec, err := boundary.Unmarshal(val)
@@ -223,11 +227,21 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		n++
 	}
 	if err := it.Close(); err != nil {
-		damaged("read run: %s", oneLine(err))
+		damaged("%s", readFailure("the boundaries", err))
 	}
 	info.Boundaries = n
+	if info.Status != StatusDamaged && info.Ended == nil {
+		// A run that did not end reads from the write-ahead log, where
+		// Pebble may take a corrupt record for the torn end of the log.
+		if reason := corruptWAL(filepath.Join(dir, "db")); reason != "" {
+			damaged("%s (%d boundaries before it are whole)", reason, n)
+		}
+	}
 	switch {
 	case info.Status == StatusDamaged:
+	case !hdrFound && (n > 0 || info.Ended != nil):
+		// The header is written, synced, before anything else.
+		damaged("the run header is missing, yet %d boundaries are stored (and the end record: %t)", n, info.Ended != nil)
 	case !hdrFound && walMissing(filepath.Join(dir, "db")):
 		damaged("no run header and no write-ahead log: a file of the run's database is missing")
 	case !hdrFound:

@@ -131,12 +131,18 @@ func (s *Store) checkFormat(create bool) error {
 		}
 		return writeFileSync(path, []byte(fmt.Sprintf("agentrr-store %d\n", FormatVersion)))
 	}
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("agentrr store %s cannot be read: %w (a store is private to the user who recorded into it: run agentrr as that user)", s.root, err)
+	}
 	if err != nil {
 		return fmt.Errorf("agentrr store %s: %w", s.root, err)
 	}
 	var v int
 	if _, err := fmt.Sscanf(string(b), "agentrr-store %d", &v); err != nil {
 		return storeDamaged("agentrr store %s is damaged: its %s file holds %q, not \"agentrr-store <version>\" (if this is not an agentrr store, point --store / %s elsewhere)", s.root, formatFile, cutText(strings.TrimSpace(string(b)), 40), EnvStore)
+	}
+	if v < 1 {
+		return storeDamaged("agentrr store %s is damaged: its %s file names format %d, and formats start at 1", s.root, formatFile, v)
 	}
 	if v > FormatVersion {
 		return fmt.Errorf("agentrr store %s: %w (store format %d, this build reads up to %d): upgrade agentrr", s.root, ErrFutureFormat, v, FormatVersion)

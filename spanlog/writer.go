@@ -177,8 +177,9 @@ func (w *RunWriter) Next() int64 {
 }
 
 // Finish writes the run end record with a synced write and closes the run.
-// end.Boundaries is filled in by Finish. Before closing it flushes the run
-// into compressed sstables, a one-time cost of one memtable flush.
+// end.Boundaries is filled in by Finish. Before closing, Finish flushes the
+// run out of the write-ahead log into Snappy-compressed, block-checksummed
+// sstables (one memtable flush, once per run).
 func (w *RunWriter) Finish(end RunEnd) error {
 	w.mu.Lock()
 	if w.closed {
@@ -196,10 +197,11 @@ func (w *RunWriter) Finish(end RunEnd) error {
 			w.failed = fmt.Errorf("write run end: %w", err)
 			err = w.failed
 		} else {
-			// Move the finished run from the write-ahead log into
-			// Snappy-compressed sstables: JSON text then takes about half
-			// the disk. A failed flush loses nothing: the run is durable in
-			// the log already, and reads back the same from there.
+			// A finished run is read many times and never written again:
+			// in sstables a corrupt byte fails a block checksum instead of
+			// looking like the torn tail of a log, and JSON text compresses.
+			// A failed flush loses nothing: the run is durable in the log
+			// already and reads back the same from there.
 			_ = w.db.Flush()
 		}
 	}

@@ -6,6 +6,7 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -16,7 +17,7 @@ import (
 const (
 	ExitOK        = 0 // success; a replay that was faithful
 	ExitDiverged  = 1 // a replay diverged from its recording
-	ExitUsage     = 2 // bad flags or arguments, unknown or ambiguous run, no store
+	ExitUsage     = 2 // bad flags or arguments, unknown or ambiguous run, no store (or one this user cannot read)
 	ExitDamaged   = 3 // a damaged run or store
 	ExitAgent     = 4 // the agent failed (non-zero exit, or never finished its run) without diverging
 	ExitTruncated = 5 // verify: the run is truncated (a whole prefix)
@@ -62,7 +63,8 @@ func Code(err error) int {
 	}
 	var amb *spanlog.AmbiguousError
 	switch {
-	case errors.Is(err, spanlog.ErrNotFound), errors.Is(err, spanlog.ErrNoStore), errors.Is(err, spanlog.ErrBadTraceID), errors.As(err, &amb):
+	case errors.Is(err, spanlog.ErrNotFound), errors.Is(err, spanlog.ErrNoStore), errors.Is(err, spanlog.ErrBadTraceID), errors.As(err, &amb),
+		errors.Is(err, fs.ErrPermission):
 		return ExitUsage
 	case errors.Is(err, replayer.ErrDamaged), errors.Is(err, spanlog.ErrDamaged), errors.Is(err, spanlog.ErrFutureFormat):
 		return ExitDamaged

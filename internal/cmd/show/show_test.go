@@ -3,6 +3,7 @@ package show
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -180,8 +181,9 @@ func TestShowTruncatedAndDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = show(t, dir, bad, false)
-	if err != nil {
-		t.Fatal(err)
+	// What can be read is shown, then exit status 3 naming the damage.
+	if cmdutil.Code(err) != cmdutil.ExitDamaged || !strings.Contains(fmt.Sprint(err), "is damaged: boundary seq 2") {
+		t.Errorf("show of a damaged run: %v (exit %d), want exit %d naming the damage", err, cmdutil.Code(err), cmdutil.ExitDamaged)
 	}
 	checkWidth(t, out)
 	if !strings.HasPrefix(field(out, "status"), "damaged: boundary seq 2 is damaged: payload hash mismatch") || field(out, "boundaries") != "2 boundaries" {
