@@ -6,51 +6,19 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/examples/internal/agenttest"
 	"github.com/agentrr/agentrr/examples/internal/fakellm"
-	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
 // runAgent runs the agent inside one run of a provider on store dir.
 func runAgent(ctx context.Context, t *testing.T, dir string, a *Agent) (traceID, answer string, err error) {
-	t.Helper()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	ctx, run, err := tp.StartRun(ctx, "deterministic_support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err = a.Run(ctx)
-	if endErr := run.End(err); endErr != nil {
-		t.Fatal(endErr)
-	}
-	return run.TraceID(), answer, err
+	return agenttest.Run(ctx, t, dir, "deterministic_support", a.Run)
 }
 
 func replayAgent(t *testing.T, dir, id string, a *Agent, opts ...replayer.Option) (*analyze.Report, string) {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer string
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		var err error
-		_, answer, err = runAgent(ctx, t, dir, a)
-		return err
-	}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep, answer
+	return agenttest.Replay(t, dir, id, "deterministic_support", a.Run, opts...)
 }
 
 func TestReplayIsFaithfulAndOffline(t *testing.T) {

@@ -7,50 +7,17 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/otelrr"
-	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/examples/internal/agenttest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
 // runAgent runs a on task inside one run of a provider on store dir.
 func runAgent(ctx context.Context, t *testing.T, dir string, a *Agent, task string) (traceID, answer string, err error) {
-	t.Helper()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	ctx, run, err := tp.StartRun(ctx, "tool_caller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err = a.Run(ctx, task)
-	if endErr := run.End(err); endErr != nil {
-		t.Fatal(endErr)
-	}
-	return run.TraceID(), answer, err
+	return agenttest.Run(ctx, t, dir, "tool_caller", func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
 }
 
 func replayAgent(t *testing.T, dir, id string, a *Agent, task string) (*analyze.Report, string) {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer string
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		var err error
-		_, answer, err = runAgent(ctx, t, dir, a, task)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep, answer
+	return agenttest.Replay(t, dir, id, "tool_caller", func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
 }
 
 func newAgent() *Agent { return &Agent{Model: &Planner{}, Tools: NewToolbox()} }

@@ -7,33 +7,13 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/examples/internal/agenttest"
 	"github.com/agentrr/agentrr/examples/internal/fakellm"
-	"github.com/agentrr/agentrr/otelrr"
-	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
 )
-
-func runAgent(ctx context.Context, t *testing.T, dir string, a *Agent) (string, error) {
-	t.Helper()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	ctx, run, err := tp.StartRun(ctx, "unstable_loop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = a.Run(ctx)
-	if endErr := run.End(err); endErr != nil {
-		t.Fatal(endErr)
-	}
-	return run.TraceID(), err
-}
 
 func record(t *testing.T, dir string, a *Agent) string {
 	t.Helper()
-	id, err := runAgent(context.Background(), t, dir, a)
+	id, _, err := agenttest.Run(context.Background(), t, dir, "unstable_loop", a.Run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,22 +21,7 @@ func record(t *testing.T, dir string, a *Agent) string {
 }
 
 func replay(t *testing.T, dir, id string, a *Agent) *analyze.Report {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		_, err := runAgent(ctx, t, dir, a)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, _ := agenttest.Replay(t, dir, id, "unstable_loop", a.Run)
 	return rep
 }
 
