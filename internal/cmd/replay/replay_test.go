@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -21,24 +18,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// recordRun records one run of the agent process into a new store and
-// returns the store and the run id.
-func recordRun(t *testing.T) (store, id string) {
-	t.Helper()
-	store = filepath.Join(t.TempDir(), "store")
-	argv := agentproc.Command(agentproc.OK)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("recording agent: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no run_id in %s", out)
-	}
-	return store, string(m[1])
-}
+func recordRun(t *testing.T) (store, id string) { return agentproc.Record(t) }
 
 func replayRun(t *testing.T, opts *replay.Options) (stdout, stderr string, err error) {
 	t.Helper()

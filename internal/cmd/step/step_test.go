@@ -3,9 +3,6 @@ package step_test
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -20,22 +17,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func recordRun(t *testing.T) (store, id string) {
-	t.Helper()
-	store = filepath.Join(t.TempDir(), "store")
-	argv := agentproc.Command(agentproc.OK)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("recording agent: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no run_id in %s", out)
-	}
-	return store, string(m[1])
-}
+func recordRun(t *testing.T) (store, id string) { return agentproc.Record(t) }
 
 // stepThrough steps through the replay of run id by the agent in mode,
 // with the commands in script on standard input.

@@ -8,6 +8,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
 
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/otelrr"
@@ -87,4 +91,24 @@ func run(mode string) int {
 	}
 	fmt.Println("done")
 	return 0
+}
+
+// Record runs the agent process once in mode OK against a new store in a
+// temporary directory and returns the store and the id of the run it
+// recorded. Failures fail t.
+func Record(t testing.TB) (store, id string) {
+	t.Helper()
+	store = filepath.Join(t.TempDir(), "store")
+	argv := Command(OK)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("recording agent: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no run_id in %s", out)
+	}
+	return store, string(m[1])
 }
