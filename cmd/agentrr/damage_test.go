@@ -37,26 +37,11 @@ func TestDamageScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example agents")
 	}
-	bin := exampleBin(t)
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata/damage",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
-			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
-			env.Setenv("TZ", "UTC")
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"runid":     cmdRunID,
-			"setmatch":  cmdSetMatch,
-			"mkrun":     cmdMkRun,
-			"exits":     cmdExits,
-			"damage":    cmdDamage,
-			"hashstore": cmdHashStore,
-			"otlpsink":  cmdOTLPSink,
-		},
-		RequireUniqueNames: true,
-	})
+	testscript.Run(t, scriptParams(t, "testdata/damage", map[string]func(*testscript.TestScript, bool, []string){
+		"damage":    cmdDamage,
+		"hashstore": cmdHashStore,
+		"otlpsink":  cmdOTLPSink,
+	}))
 }
 
 func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {

@@ -168,24 +168,9 @@ func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example agents")
 	}
-	bin := exampleBin(t)
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
-			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
-			env.Setenv("TZ", "UTC")
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"runid":    cmdRunID,
-			"setmatch": cmdSetMatch,
-			"mkrun":    cmdMkRun,
-			"maxwidth": cmdMaxWidth,
-			"exits":    cmdExits,
-		},
-		RequireUniqueNames: true,
-	})
+	testscript.Run(t, scriptParams(t, "testdata/script", map[string]func(*testscript.TestScript, bool, []string){
+		"maxwidth": cmdMaxWidth,
+	}))
 }
 
 var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
@@ -282,5 +267,32 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// scriptParams is the testscript setup every script suite shares: the
+// example agents on PATH, a store in the script's work directory, UTC, and
+// the common commands (runid, setmatch, mkrun, exits) plus extra.
+func scriptParams(t *testing.T, dir string, extra map[string]func(*testscript.TestScript, bool, []string)) testscript.Params {
+	bin := exampleBin(t)
+	cmds := map[string]func(*testscript.TestScript, bool, []string){
+		"runid":    cmdRunID,
+		"setmatch": cmdSetMatch,
+		"mkrun":    cmdMkRun,
+		"exits":    cmdExits,
+	}
+	for name, f := range extra {
+		cmds[name] = f
+	}
+	return testscript.Params{
+		Dir: dir,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
+			env.Setenv("TZ", "UTC")
+			return nil
+		},
+		Cmds:               cmds,
+		RequireUniqueNames: true,
 	}
 }

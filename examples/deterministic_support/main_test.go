@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/examples/internal/agenttest"
 	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )

@@ -7,7 +7,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/examples/internal/agenttest"
+	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 

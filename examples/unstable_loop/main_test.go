@@ -7,8 +7,8 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/examples/internal/agenttest"
 	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/agenttest"
 )
 
 func record(t *testing.T, dir string, a *Agent) string {

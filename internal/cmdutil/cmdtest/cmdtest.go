@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
@@ -116,19 +117,10 @@ func Record(t testing.TB, dir, name string, agent func(context.Context) error, o
 
 func record(ctx context.Context, t testing.TB, dir, name string, agent func(context.Context) error, opts ...otelrr.Option) string {
 	t.Helper()
-	tp, err := otelrr.NewTracerProvider(ctx, append([]otelrr.Option{otelrr.WithStore(dir), otelrr.WithServiceName("cmdtest")}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	ctx, run, err := tp.StartRun(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.End(agent(ctx)); err != nil {
-		t.Fatal(err)
-	}
-	return run.TraceID()
+	id, _, _ := agenttest.Run(ctx, t, dir, name, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, agent(ctx)
+	}, append([]otelrr.Option{otelrr.WithServiceName("cmdtest")}, opts...)...)
+	return id
 }
 
 // Replay replays run id from the store at dir in-process with agent (the

@@ -1,4 +1,4 @@
-// Package agenttest records and replays an example agent in-process, the
+// Package agenttest records and replays an agent in-process, the
 // way a go test of a recorded production failure would: the agent's own code
 // runs inside a run of an otelrr provider, once for real and once against
 // the recording through replayer.Replay.
@@ -15,12 +15,13 @@ import (
 )
 
 // Run runs work inside one run named name of a provider recording into the
-// store dir. When ctx carries a replayer session the run replays instead.
-// It returns the run id, work's output and work's error; a failure to set
-// up or end the run fails t.
-func Run[T any](ctx context.Context, t testing.TB, dir, name string, work func(context.Context) (T, error)) (id string, out T, err error) {
+// store dir, configured further by opts. When ctx carries a replayer
+// session the run replays instead. It returns the run id, work's output and
+// work's error (recorded with the run); a failure to set up or end the run
+// fails t.
+func Run[T any](ctx context.Context, t testing.TB, dir, name string, work func(context.Context) (T, error), opts ...otelrr.Option) (id string, out T, err error) {
 	t.Helper()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
+	tp, err := otelrr.NewTracerProvider(ctx, append([]otelrr.Option{otelrr.WithStore(dir)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
