@@ -23,6 +23,15 @@ const (
 	// ReasonTruncated: the agent went past the end of a recording that was
 	// itself cut short (the recorder was killed); the tail is unknown.
 	ReasonTruncated Reason = "recording-truncated"
+	// ReasonConcurrent: the agent made this boundary while another boundary
+	// of the same branch was in flight, where the recording has them one
+	// after the other: goroutines share a branch, and which one gets which
+	// answer would be luck.
+	ReasonConcurrent Reason = "unbranched-concurrency"
+	// ReasonAmbiguous: the recording holds this request more than once
+	// among boundaries made in flight together on one branch, with
+	// different answers; which goroutine got which is not known.
+	ReasonAmbiguous Reason = "ambiguous-concurrency"
 )
 
 // Change is one path-level difference between two JSON payloads.
@@ -38,8 +47,18 @@ type Change struct {
 
 // Divergence is one point where a replayed run did not match its recording.
 type Divergence struct {
-	Seq    int64  `json:"seq"`
+	// Seq is the recorded seq of the boundary compared (the first one
+	// missing, for ReasonMissing); -1 past the end of a branch of a
+	// branched recording. In a recording with one branch, a boundary past
+	// its end has the seq it would have had.
+	Seq int64 `json:"seq"`
+	// Branch and Index are the boundary's identity: the path of the branch
+	// ("" for the root) and the position in the branch.
+	Branch string `json:"branch,omitempty"`
+	Index  int64  `json:"index"`
 	Reason Reason `json:"reason"`
+	// Note explains a divergence further, when its reason alone does not.
+	Note string `json:"note,omitempty"`
 
 	// What the recording holds at Seq (empty for ReasonExtra).
 	ExpectedKind      boundary.Kind `json:"expected_kind,omitempty"`
@@ -100,6 +119,11 @@ type Report struct {
 	CodeChange string `json:"code_change,omitempty"`
 	// CodeChanged is true when CodeChange reports a difference.
 	CodeChanged bool `json:"code_changed,omitempty"`
+	// Branched is true when the recording has branches besides the root.
+	Branched bool `json:"branched,omitempty"`
+	// Chaos describes the chaos-mode perturbation of the replay ("seed
+	// 42"); empty without chaos.
+	Chaos string `json:"chaos,omitempty"`
 }
 
 // Stop is where a replay was stopped on request, and the boundary the agent
@@ -108,10 +132,14 @@ type Report struct {
 type Stop struct {
 	// Reason says who stopped the replay, e.g. "--until-seq 3".
 	Reason string `json:"reason"`
-	// Seq, Kind and Name identify the pending boundary.
-	Seq  int64         `json:"seq"`
-	Kind boundary.Kind `json:"kind"`
-	Name string        `json:"name"`
+	// Seq is the recorded seq of the pending boundary (-1 when past the
+	// end of its branch), Branch and Index its identity; Kind and Name are
+	// what the agent asked for.
+	Seq    int64         `json:"seq"`
+	Branch string        `json:"branch,omitempty"`
+	Index  int64         `json:"index"`
+	Kind   boundary.Kind `json:"kind"`
+	Name   string        `json:"name"`
 	// Request is the agent's pending request, as JSON (canonical when it
 	// comes from a session; a report file holds it indented).
 	Request json.RawMessage `json:"request,omitempty"`

@@ -5,8 +5,23 @@ package boundary
 const (
 	// AttrKind is the boundary kind: llm, tool, clock, rand, id or http.
 	AttrKind = "agentrr.kind"
-	// AttrSeq is the position of the boundary in its run: 0, 1, 2, … with no gaps.
+	// AttrSeq is the position of the boundary in its run's completion order:
+	// 0, 1, 2, … with no gaps. It is what a crash leaves a prefix of, and how
+	// show and Jaeger order a run; replay matches by branch and index.
 	AttrSeq = "agentrr.seq"
+	// AttrBranch is the path of the branch that made the boundary (see
+	// ChildBranch); absent on the root branch.
+	AttrBranch = "agentrr.branch"
+	// AttrBranchIndex is the position of the boundary in its branch: 0, 1,
+	// 2, … with no gaps. Absent in recordings made before branches existed,
+	// which are one root branch whose index is the seq.
+	AttrBranchIndex = "agentrr.branch.index"
+	// AttrConcurrent is set on boundaries that were in flight at the same
+	// time as another boundary of the same branch (goroutines sharing one
+	// branch's context). Its value numbers the group of boundaries that were
+	// in flight together; replay matches the members of a group among
+	// themselves by exact kind, name and signature.
+	AttrConcurrent = "agentrr.concurrent"
 	// AttrName is the model, tool name, clock/rand operation or HTTP method+path.
 	AttrName = "agentrr.name"
 	// AttrRequest is the canonical JSON request.
@@ -92,11 +107,12 @@ const (
 	// AttrHTTPStream is true on a boundary whose response body was recorded
 	// as it streamed, chunk by chunk.
 	AttrHTTPStream = "agentrr.http.stream"
-	// AttrHTTPStreamOpenedAt is, on a streamed boundary, the seq the next
-	// boundary of the run would have had when the request was sent. A
-	// stream is stored when it ends, so boundaries the agent made while it
-	// was open come before it; replay finds the stream by this position and
-	// matches it when it ends, as recorded.
+	// AttrHTTPStreamOpenedAt is, on a streamed boundary, the index the next
+	// boundary of its branch would have had when the request was sent (in
+	// recordings made before branches: the run's next seq, the same thing).
+	// A stream is stored when it ends, so boundaries the branch made while
+	// it was open come before it; replay finds the stream by this position
+	// and matches it when it ends, as recorded.
 	AttrHTTPStreamOpenedAt = "agentrr.http.stream.opened_at"
 	// AttrHTTPConnectFailed is true on a failed exchange whose connection
 	// attempt never got a connection (nothing was sent). Replay reports the

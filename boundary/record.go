@@ -18,7 +18,15 @@ type Record struct {
 	SpanName     string
 	Start, End   time.Time
 
-	Seq       int64
+	Seq int64
+	// Branch and Index are the boundary's identity for replay: its branch
+	// path ("" for the root) and its position in that branch.
+	Branch string
+	Index  int64
+	// Group is not 0 when the boundary was in flight together with other
+	// boundaries of its branch: they share the group number.
+	Group int64
+
 	Kind      Kind
 	Name      string
 	Request   []byte // canonical JSON
@@ -89,6 +97,22 @@ func FromSpan(span ptrace.Span) (Record, error) {
 	}
 	if r.Seq < 0 {
 		return r, fmt.Errorf("boundary span %s: negative %s %d", span.SpanID(), AttrSeq, r.Seq)
+	}
+	r.Branch = str(attrs, AttrBranch)
+	r.Index = r.Seq // recordings made before branches: one branch, index = seq
+	if v, ok := attrs.Get(AttrBranchIndex); ok {
+		if v.Type() != pcommon.ValueTypeInt || v.Int() < 0 {
+			return r, fmt.Errorf("boundary span %s: %s is %s, want a non-negative integer", span.SpanID(), AttrBranchIndex, v.AsString())
+		}
+		r.Index = v.Int()
+	} else if r.Branch != RootBranch {
+		return r, fmt.Errorf("boundary span %s: %s %q without %s", span.SpanID(), AttrBranch, r.Branch, AttrBranchIndex)
+	}
+	if v, ok := attrs.Get(AttrConcurrent); ok {
+		if v.Type() != pcommon.ValueTypeInt || v.Int() <= 0 {
+			return r, fmt.Errorf("boundary span %s: %s is %s, want a positive integer", span.SpanID(), AttrConcurrent, v.AsString())
+		}
+		r.Group = v.Int()
 	}
 	r.Name = str(attrs, AttrName)
 	r.Request = []byte(str(attrs, AttrRequest))

@@ -3,8 +3,6 @@ package exporter
 import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
-	"github.com/agentrr/agentrr/boundary"
 )
 
 // SetForwarder makes the processor hand a copy of every span it sees to f:
@@ -19,17 +17,16 @@ func (p *Processor) SetForwarder(f *Forwarder) { p.fwd = f }
 // whose write failed (not durably stored, so it has no seq) is forwarded
 // without agentrr.seq: a replay from the backend then refuses it rather
 // than guess its place.
-func (p *Processor) forwardBoundary(s sdktrace.ReadOnlySpan, seq int64, damage string, err error) {
+//
+// extra holds the attributes the store added to the span (seq, branch
+// index, concurrency group, damage).
+func (p *Processor) forwardBoundary(s sdktrace.ReadOnlySpan, extra []attribute.KeyValue, damage string, err error) {
 	if p.fwd == nil {
 		return
 	}
 	if err != nil && damage == "" {
 		p.fwd.Forward(s)
 		return
-	}
-	extra := []attribute.KeyValue{attribute.Int64(boundary.AttrSeq, seq)}
-	if damage != "" {
-		extra = append(extra, attribute.String(boundary.AttrDamage, damage))
 	}
 	p.fwd.Forward(s, extra...)
 }

@@ -62,8 +62,9 @@ func NewProcessor(opts ...ProcessorOption) *Processor {
 
 // Result is the outcome of committing one boundary span.
 type Result struct {
-	// Seq is the boundary's position in its run.
-	Seq int64
+	// Seq is the boundary's position in its run, Index in its branch.
+	Seq   int64
+	Index int64
 	// Err is non-nil when the boundary is not durably and wholly stored.
 	Err error
 }
@@ -71,15 +72,30 @@ type Result struct {
 // Run is one run attached to the processor: its boundary spans go to W.
 type Run struct {
 	w *spanlog.RunWriter
+	// replayed is true for the run a replay records: its boundaries'
+	// overlaps are not the agent author's to fix, and are not warned about.
+	replayed bool
 
 	mu       sync.Mutex
 	results  map[trace.SpanID]Result
 	detached atomic.Bool
+
+	// Boundaries in flight, by span and by branch (see flight.go).
+	flights                        map[trace.SpanID]*flight
+	branches                       map[string]*branchFlights
+	groups                         int64
+	warnedOverlap, warnedAmbiguous bool
 }
 
 // Attach routes the boundary spans of trace id to w until Detach.
 func (p *Processor) Attach(id trace.TraceID, w *spanlog.RunWriter) *Run {
-	r := &Run{w: w, results: make(map[trace.SpanID]Result)}
+	r := &Run{
+		w:        w,
+		replayed: w.Replayed(),
+		results:  make(map[trace.SpanID]Result),
+		flights:  make(map[trace.SpanID]*flight),
+		branches: make(map[string]*branchFlights),
+	}
 	p.mu.Lock()
 	p.runs[id] = r
 	p.mu.Unlock()
@@ -131,21 +147,29 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 		p.fwd.Forward(s)
 		return
 	}
-	damage := damageOf(s, p.valueLimit >= 0)
-	seq, err := r.w.Append(func(seq int64) ([]byte, error) {
-		extra := []attribute.KeyValue{attribute.Int64(boundary.AttrSeq, seq)}
-		if damage != "" {
-			extra = append(extra, attribute.String(boundary.AttrDamage, damage))
+	b := readBoundary(s, p.valueLimit >= 0)
+	var extra []attribute.KeyValue
+	pos, err := r.w.AppendBranch(b.branch, func(pos spanlog.Pos) ([]byte, error) {
+		extra = append(extra[:0], attribute.Int64(boundary.AttrSeq, pos.Seq), attribute.Int64(boundary.AttrBranchIndex, pos.Index))
+		if kv, ok := r.landed(sc.SpanID(), b.sig, b.hash); ok {
+			extra = append(extra, kv)
+		}
+		if b.damage != "" {
+			extra = append(extra, attribute.String(boundary.AttrDamage, b.damage))
 		}
 		return (&ptrace.ProtoMarshaler{}).MarshalTraces(Traces(s, extra...))
 	})
-	if err == nil && damage != "" {
-		err = &PayloadCutError{Seq: seq, Reason: damage}
+	if err != nil {
+		// Not written: forget the span's flight, if it was never encoded.
+		r.landed(sc.SpanID(), "", "")
+	}
+	if err == nil && b.damage != "" {
+		err = &PayloadCutError{Seq: pos.Seq, Reason: b.damage}
 	}
 	r.mu.Lock()
-	r.results[sc.SpanID()] = Result{Seq: seq, Err: err}
+	r.results[sc.SpanID()] = Result{Seq: pos.Seq, Index: pos.Index, Err: err}
 	r.mu.Unlock()
-	p.forwardBoundary(s, seq, damage, err)
+	p.forwardBoundary(s, extra, b.damage, err)
 }
 
 // PayloadCutError is returned for a boundary whose payload span limits cut
@@ -172,6 +196,31 @@ func isBoundary(s sdktrace.ReadOnlySpan) bool {
 		}
 	}
 	return false
+}
+
+// spanBoundary is what the processor reads off a boundary span.
+type spanBoundary struct {
+	branch, sig, hash string
+	// damage says what span limits took from the span, or "".
+	damage string
+}
+
+// readBoundary reads a boundary span's branch, signature and payload hash,
+// and what span limits took from it (see damageOf).
+func readBoundary(s sdktrace.ReadOnlySpan, mayBeCut bool) spanBoundary {
+	var b spanBoundary
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case boundary.AttrBranch:
+			b.branch = kv.Value.AsString()
+		case boundary.AttrSignature:
+			b.sig = kv.Value.AsString()
+		case boundary.AttrPayloadHash:
+			b.hash = kv.Value.AsString()
+		}
+	}
+	b.damage = damageOf(s, mayBeCut)
+	return b
 }
 
 // damageOf says what span limits took from a boundary span, or "".

@@ -97,8 +97,13 @@ type boundaryCall struct {
 	sp      spec
 	ctx     context.Context // carries the boundary span
 	span    trace.Span
+	branch  string
 	request []byte // canonical JSON
 	sig     string
+	// held is true between the session's Next for this boundary and its
+	// Release; released is true once the boundary stopped being in flight
+	// on its branch (see release).
+	held, released bool
 
 	// When replaying: replayed is the recorded boundary matched (nil when
 	// recording, or when the replay diverged and serves nothing), and
@@ -119,22 +124,50 @@ func (r *Run) begin(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall 
 	return c
 }
 
-// open opens the span of a boundary; begin without the replay matching.
+// open opens the span of a boundary on the branch ctx is on; begin without
+// the replay matching.
 func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 	sig := boundary.Signature(sp.kind, sp.name, reqJSON)
-	attrs := append([]attribute.KeyValue{
+	br := branchOf(ctx, r).path
+	attrs := make([]attribute.KeyValue, 0, 3+len(sp.attrs))
+	attrs = append(attrs,
 		attribute.String(boundary.AttrKind, string(sp.kind)),
-		attribute.String(boundary.AttrName, sp.name),
-	}, sp.attrs...)
+		attribute.String(boundary.AttrName, sp.name))
+	if br != boundary.RootBranch {
+		attrs = append(attrs, attribute.String(boundary.AttrBranch, br))
+	}
+	attrs = append(attrs, sp.attrs...)
 	ctx, span := r.tp.tracer.Start(ctx, sp.spanName, trace.WithSpanKind(sp.spanKind), trace.WithAttributes(attrs...))
-	return &boundaryCall{run: r, sp: sp, ctx: ctx, span: span, request: reqJSON, sig: sig}
+	r.commits.Begin(span.SpanContext().SpanID(), br, sp.kind, sp.name)
+	return &boundaryCall{run: r, sp: sp, ctx: ctx, span: span, branch: br, request: reqJSON, sig: sig}
+}
+
+// release ends the boundary's time in flight on its branch (for the
+// recording's concurrency groups, and the replay's check that a branch
+// makes one boundary at a time). finish releases; a streamed exchange is
+// released earlier, when its response arrives.
+func (c *boundaryCall) release() {
+	if !c.released {
+		c.released = true
+		c.run.commits.Release(c.span.SpanContext().SpanID())
+	}
+	c.unhold()
+}
+
+// unhold releases the session's hold on the boundary's branch, if any.
+func (c *boundaryCall) unhold() {
+	if c.held {
+		c.held = false
+		c.run.session.Release(c.branch)
+	}
 }
 
 // match matches the boundary against the recording (the run replays):
 // it sets replayed and replayErr.
 func (c *boundaryCall) match() {
 	sp, span := c.sp, c.span
-	rec, div, derr := c.run.session.Next(sp.kind, sp.name, c.sig, c.request)
+	c.held = true
+	rec, div, derr := c.run.session.Next(replayer.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
 	switch {
 	case derr != nil:
 		// A replay stopped on request (--until-seq, step quit) did not
@@ -170,6 +203,9 @@ func (c *boundaryCall) finish(resp []byte, callErr error, attrs ...attribute.Key
 	if callErr != nil {
 		c.span.SetStatus(codes.Error, errText)
 	}
+	// The replay's flight ends here; the recording's as the write enters
+	// the log, inside End.
+	c.unhold()
 	c.span.End()
 	res, ok := c.run.commits.Take(c.span.SpanContext().SpanID())
 	if !ok {

@@ -29,6 +29,7 @@ type Run struct {
 	session *replayer.Session
 	report  *analyze.Report
 	ended   bool
+	root    *branch
 }
 
 type runKey struct{}
@@ -111,6 +112,7 @@ func (tp *TracerProvider) StartRun(ctx context.Context, name string) (context.Co
 		return ctx, nil, fmt.Errorf("otelrr: start run: %w", err)
 	}
 	r := &Run{tp: tp, span: span, id: id, writer: w, session: sess}
+	r.root = &branch{run: r, path: boundary.RootBranch}
 	r.commits = tp.proc.Attach(id, w)
 	return context.WithValue(ctx, runKey{}, r), r, nil
 }

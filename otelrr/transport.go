@@ -123,8 +123,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex.openedAt = run.writer.Next()
 	c := run.open(req.Context(), ex.sp, ex.reqJSON)
+	ex.openedAt = run.writer.NextIndex(c.branch)
+	// A response (a stream's headers) ends the exchange's time in flight
+	// on its branch; a stream is stored later, when its body ends.
+	defer c.release()
 	if run.session == nil {
 		return t.record(c, ex, req)
 	}
@@ -139,19 +142,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // deferredStream returns the recorded streamed boundary that the exchange
-// c, opened when the run's next seq was openedAt, replays when the agent
-// made other boundaries while that stream was open (so the stream was
-// recorded after them), or nil when the exchange is matched in turn.
+// c, opened when its branch's next index was openedAt, replays when the
+// agent made other boundaries on the branch while that stream was open (so
+// the stream was recorded after them), or nil when the exchange is matched
+// in turn.
 func deferredStream(c *boundaryCall, openedAt int64) *boundary.Record {
-	recs := c.run.session.Recording().Records
+	recs := c.run.session.BranchRecords(c.branch)
 	same := func(r *boundary.Record) bool {
 		return r.Kind == c.sp.kind && r.Name == c.sp.name && r.Signature == c.sig
 	}
-	if openedAt < 0 || openedAt >= int64(len(recs)) || same(&recs[openedAt]) {
+	if openedAt < 0 || openedAt >= int64(len(recs)) || same(recs[openedAt]) {
 		return nil
 	}
 	for j := openedAt + 1; j < int64(len(recs)); j++ {
-		r := &recs[j]
+		r := recs[j]
 		if at, ok := r.Attributes[boundary.AttrHTTPStreamOpenedAt].(int64); ok && at == openedAt && same(r) && !r.Failed {
 			return r
 		}
@@ -426,12 +430,12 @@ func (t *transport) retriedNext(c *boundaryCall, rec *httpResponse) bool {
 	if !retryable {
 		return false
 	}
-	recs := c.run.session.Recording().Records
-	next := c.replayed.Seq + 1
+	recs := c.run.session.BranchRecords(c.branch)
+	next := c.replayed.Index + 1
 	if next < 0 || next >= int64(len(recs)) {
 		return false
 	}
-	n := &recs[next]
+	n := recs[next]
 	return n.Kind == c.sp.kind && n.Name == c.sp.name && n.Signature == c.sig
 }
 

@@ -48,9 +48,10 @@ func BenchmarkSessionNext(b *testing.B) {
 		if i == n {
 			s, i = replayer.NewSession(rec), 0
 		}
-		if _, _, err := s.Next(boundary.KindTool, "search", sig, req); err != nil {
+		if _, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req}); err != nil {
 			b.Fatal(err)
 		}
+		s.Release("")
 		i++
 	}
 }
@@ -69,10 +70,11 @@ func BenchmarkSessionNextDecode(b *testing.B) {
 		if i == n {
 			s, i = replayer.NewSession(rec), 0
 		}
-		r, _, err := s.Next(boundary.KindTool, "search", sig, req)
+		r, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req})
 		if err != nil {
 			b.Fatal(err)
 		}
+		s.Release("")
 		var out benchPayload
 		if err := json.Unmarshal(r.Response, &out); err != nil {
 			b.Fatal(err)

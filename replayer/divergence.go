@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
 )
 
 // DivergenceError is returned by a boundary call whose boundary does not
@@ -16,7 +17,9 @@ type DivergenceError struct {
 func (e *DivergenceError) Error() string {
 	d := &e.Divergence
 	var b strings.Builder
-	fmt.Fprintf(&b, "agentrr: replay diverged at seq %d: ", d.Seq)
+	b.WriteString("agentrr: replay diverged at ")
+	b.WriteString(Where(d))
+	b.WriteString(": ")
 	switch d.Reason {
 	case analyze.ReasonSignature:
 		fmt.Fprintf(&b, "%s %s: signature mismatch (recorded %.12s, observed %.12s)", d.ObservedKind, d.ObservedName, d.ExpectedSignature, d.ObservedSignature)
@@ -34,7 +37,18 @@ func (e *DivergenceError) Error() string {
 	case analyze.ReasonKind:
 		fmt.Fprintf(&b, "recorded %s %s, agent made %s %s", d.ExpectedKind, d.ExpectedName, d.ObservedKind, d.ObservedName)
 	case analyze.ReasonExtra:
+		if d.Branch != "" {
+			fmt.Fprintf(&b, "%s %s is past the end of its branch's recording", d.ObservedKind, d.ObservedName)
+			if d.Index == 0 {
+				b.WriteString(" (the recording has no such branch)")
+			}
+			break
+		}
 		fmt.Fprintf(&b, "%s %s is past the end of the recording", d.ObservedKind, d.ObservedName)
+	case analyze.ReasonConcurrent:
+		fmt.Fprintf(&b, "%s %s was made while another boundary of its branch was in flight (unbranched concurrency)", d.ObservedKind, d.ObservedName)
+	case analyze.ReasonAmbiguous:
+		fmt.Fprintf(&b, "%s %s: ambiguous among boundaries recorded in flight together", d.ObservedKind, d.ObservedName)
 	case analyze.ReasonTruncated:
 		fmt.Fprintf(&b, "%s %s is past the end of a truncated recording (its recorder was killed; what came next is unknown)", d.ObservedKind, d.ObservedName)
 	case analyze.ReasonMissing:
@@ -42,7 +56,27 @@ func (e *DivergenceError) Error() string {
 	default:
 		b.WriteString(string(d.Reason))
 	}
+	if d.Note != "" {
+		b.WriteString(" (")
+		b.WriteString(d.Note)
+		b.WriteString(")")
+	}
 	return b.String()
+}
+
+// Where names the place of a divergence: "seq 4", and its branch and index
+// when it is not on the root branch, "seq 4 (branch search[1])".
+func Where(d *analyze.Divergence) string {
+	switch {
+	case d.Branch == "":
+		if d.Seq < 0 {
+			return fmt.Sprintf("index %d", d.Index)
+		}
+		return fmt.Sprintf("seq %d", d.Seq)
+	case d.Seq < 0:
+		return "branch " + boundary.Position(d.Branch, d.Index)
+	}
+	return fmt.Sprintf("seq %d (branch %s)", d.Seq, boundary.Position(d.Branch, d.Index))
 }
 
 func pathOrRoot(p string) string {

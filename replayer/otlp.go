@@ -351,6 +351,16 @@ func buildRecording(spans []otlpSpan, traceID, source string) (*Recording, error
 			inc.Damaged = append(inc.Damaged, err.Error())
 		}
 	}
+	if len(inc.Missing) == 0 && len(inc.NoSeq) == 0 && len(inc.Damaged) == 0 {
+		// Whole in seq order: each branch must be whole in index order too.
+		recs := make([]boundary.Record, len(records))
+		for i, r := range records {
+			recs[i] = *r
+		}
+		if _, err := boundary.BranchIndex(recs); err != nil {
+			inc.Damaged = append(inc.Damaged, err.Error())
+		}
+	}
 	if len(inc.Missing) > 0 || len(inc.NoSeq) > 0 || len(inc.Damaged) > 0 {
 		return nil, inc
 	}

@@ -1,10 +1,12 @@
 package replayer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/agentrr/agentrr/analyze"
@@ -44,16 +46,34 @@ func WithMode(m Mode) Option { return func(s *Session) { s.mode = m } }
 // outcome even if the agent exits abruptly after a divergence.
 func WithReportFile(path string) Option { return func(s *Session) { s.reportPath = path } }
 
-// WithUntilSeq makes the session serve boundaries 0..seq only: when the
-// agent asks for boundary seq+1 the replay stops. That request is neither
-// served nor matched as a divergence; it is described in the report
-// (analyze.Report.Stopped), and the boundary call returns a *StopError
-// (errors.Is(err, ErrStopped)), as does every later one, so the agent winds
-// down. A negative seq stops before the first boundary. When the agent
-// ends its run before seq+1, or seq+1 is past the end of the recording,
+// WithUntilSeq makes the session serve the recorded boundaries 0..seq only
+// (seq as `agentrr show` numbers them: the run's completion order): when the
+// agent asks for a boundary recorded after seq the replay stops. That
+// request is neither served nor matched as a divergence; it is described in
+// the report (analyze.Report.Stopped), and the boundary call returns a
+// *StopError (errors.Is(err, ErrStopped)), as does every later one past
+// seq, so the agent winds down. With branches, each branch is served up to
+// where it stood when boundary seq was recorded: a branch whose next
+// boundary was recorded after seq stops, while the others still get theirs.
+// A negative seq stops before the first boundary. When the agent ends its
+// run first, or asks for a boundary past the end of its branch's recording,
 // the replay ends as usual (a boundary past the end is a divergence).
 func WithUntilSeq(seq int64) Option {
 	return func(s *Session) { s.until, s.hasUntil = seq, true }
+}
+
+// WithChaos perturbs the scheduling of the replayed agent, as rr's chaos
+// mode does: before each boundary's answer is handed back, the session
+// waits a while and yields the processor, by amounts drawn from seed and
+// the boundary's branch and index (so the same seed perturbs the same
+// boundaries the same way, whatever the scheduler does). Sibling branches
+// are delayed by their rank in an order the seed shuffles, so each seed
+// tries another order of completion among them. An agent whose behaviour
+// depends on which goroutine finishes first diverges under some seeds;
+// replaying it with a few seeds finds out, and the seed that found it
+// reproduces it. The seed is in the report (analyze.Report.Chaos).
+func WithChaos(seed uint64) Option {
+	return func(s *Session) { s.chaos = newChaos(seed) }
 }
 
 // WithStepper makes the session call step before each boundary it serves,
@@ -65,7 +85,7 @@ func WithUntilSeq(seq int64) Option {
 func WithStepper(step Stepper) Option { return func(s *Session) { s.stepper = step } }
 
 // Session serves one recording to one replayed run. It is safe for
-// concurrent use; boundaries are matched in the order Next is called.
+// concurrent use: each branch of the run is matched on its own (see Next).
 type Session struct {
 	rec        *Recording
 	mode       Mode
@@ -73,13 +93,17 @@ type Session struct {
 	until      int64
 	hasUntil   bool
 	stepper    Stepper
+	chaos      *chaos
 
 	// stepMu serializes Next while a stepper is set, so that steps are
 	// shown one at a time and mu is not held while the stepper waits.
 	stepMu sync.Mutex
 
 	mu          sync.Mutex
+	branches    map[string]*branchState
+	branched    bool // the recording has branches besides the root
 	stop        *StopError
+	quit        bool // the stepper said Quit: every later boundary stops
 	continuing  bool // the stepper said Continue: no more steps
 	codeChange  string
 	codeChanged bool
@@ -93,11 +117,38 @@ type Session struct {
 	started     bool
 }
 
+// branchState is the replay of one branch.
+type branchState struct {
+	recs   []*boundary.Record // the recorded boundaries of the branch, by index
+	served []bool
+	cursor int // the first index not served
+	// requested counts the boundaries the agent made on the branch.
+	requested int
+	// inflight counts the branch's boundaries between Next and Release.
+	inflight int
+}
+
 // NewSession returns a session serving rec.
 func NewSession(rec *Recording, opts ...Option) *Session {
-	s := &Session{rec: rec, mode: Strict}
+	s := &Session{rec: rec, mode: Strict, branches: make(map[string]*branchState)}
 	for _, o := range opts {
 		o(s)
+	}
+	// In seq order, each branch's records are in index order (Load and the
+	// OTLP loaders refuse a recording where they are not).
+	byBranch := make(map[string][]*boundary.Record)
+	for i := range rec.Records {
+		r := &rec.Records[i]
+		byBranch[r.Branch] = append(byBranch[r.Branch], r)
+	}
+	for b, recs := range byBranch {
+		s.branches[b] = &branchState{recs: recs, served: make([]bool, len(recs))}
+		if b != boundary.RootBranch {
+			s.branched = true
+		}
+	}
+	if s.chaos != nil {
+		s.chaos.rank(byBranch)
 	}
 	return s
 }
@@ -107,6 +158,16 @@ func (s *Session) Recording() *Recording { return s.rec }
 
 // Mode returns the replay mode.
 func (s *Session) Mode() Mode { return s.mode }
+
+// BranchRecords returns the recorded boundaries of branch, by index.
+func (s *Session) BranchRecords(branch string) []*boundary.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bs := s.branches[branch]; bs != nil {
+		return bs.recs
+	}
+	return nil
+}
 
 // Begin binds the session to the replayed run's trace id. A session replays
 // one run: a second Begin fails.
@@ -121,93 +182,238 @@ func (s *Session) Begin(replayTrace string) error {
 	return nil
 }
 
-// Next matches the agent's next boundary against the recording.
+// Query is a boundary the agent makes, as the session matches it.
+type Query struct {
+	// Branch is the path of the branch making the boundary ("" for the root).
+	Branch    string
+	Kind      boundary.Kind
+	Name      string
+	Signature string
+	// Request is the canonical JSON request.
+	Request []byte
+}
+
+// Next matches the next boundary the agent makes on branch q.Branch against
+// the recording: the n-th boundary a branch makes is matched to the
+// branch's n-th recorded boundary, and kind, name and signature must agree.
+// Boundaries the recording shows in flight together on one branch (a
+// concurrency group, boundary.Record.Group) are matched among themselves,
+// in whatever order they come, by exact kind, name and signature; never by
+// similarity.
 //
 // It returns the recorded boundary to serve, and a nil error, when it
 // matches. On a divergence it returns a *DivergenceError, except in observe
 // mode when kind and name agree: then it serves the recorded boundary and
 // reports the divergence in div. In strict mode, once a divergence has been
-// returned, every later call returns the same error.
+// returned, every later call, on any branch, returns the same error.
 //
 // When the replay was stopped (WithUntilSeq, WithStepper) it returns a
-// *StopError instead, for this call and every later one.
-func (s *Session) Next(kind boundary.Kind, name, signature string, request []byte) (rec *boundary.Record, div *analyze.Divergence, err error) {
+// *StopError instead.
+//
+// Every call must be followed by one Release of its branch once the
+// boundary is done: a boundary that starts while another of its branch is
+// in flight, where the recording shows none, is an unbranched-concurrency
+// divergence.
+func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, err error) {
 	if s.stepper != nil {
 		s.stepMu.Lock()
 		defer s.stepMu.Unlock()
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	bs := s.branch(q.Branch)
+	bs.inflight++
 	if s.halt != nil {
+		s.mu.Unlock()
 		return nil, nil, s.halt
 	}
-	if s.stop != nil {
+	if s.quit {
+		s.mu.Unlock()
 		return nil, nil, s.stop
 	}
-	seq := int64(s.requested)
-	if s.hasUntil && seq > s.until && int(seq) < len(s.rec.Records) {
-		return nil, nil, s.stopLocked(fmt.Sprintf("until seq %d", s.until), seq, kind, name, signature, request)
+	m := s.match(bs, q)
+	if s.hasUntil && m.rec != nil && m.rec.Seq > s.until {
+		err := s.stopLocked(fmt.Sprintf("until seq %d", s.until), q, m)
+		s.mu.Unlock()
+		return nil, nil, err
 	}
 	if s.stepper != nil && !s.continuing {
-		if err := s.stepLocked(seq, kind, name, signature, request); err != nil {
+		if err := s.stepLocked(q, m); err != nil {
+			s.mu.Unlock()
 			return nil, nil, err
 		}
 	}
 	s.requested++
-	r, d := s.match(seq, kind, name, signature, request)
+	bs.requested++
 	switch {
-	case d == nil:
-		s.served++
-		return r, nil, nil
-	case d.Reason == analyze.ReasonSignature && s.mode == Observe:
-		s.diverge(*d)
-		s.served++
-		return r, d, nil
+	case m.div == nil:
+		s.serve(bs, m.at)
+		rec = m.rec
+	case s.mode == Observe && m.rec != nil && m.rec.Kind == q.Kind && m.rec.Name == q.Name && m.div.Reason != analyze.ReasonAmbiguous:
+		s.diverge(*m.div)
+		s.serve(bs, m.at)
+		rec, div = m.rec, m.div
+	default:
+		err = s.diverge(*m.div)
+		if m.rec != nil && bs.served != nil {
+			// Observe goes on: the position is used up, so that the
+			// branch's next boundary is compared with the next recorded.
+			bs.served[m.at] = true
+			s.advance(bs)
+		}
 	}
-	return nil, nil, s.diverge(*d)
+	delay := s.chaos.delay(q.Branch, int64(bs.requested-1))
+	s.mu.Unlock()
+	s.chaos.wait(delay)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, div, nil
 }
 
-// match compares the boundary the agent makes at seq with the recording.
-// It returns the recorded boundary at seq (nil past the end) and, when they
-// differ, the divergence. It changes nothing. Called with s.mu held.
-func (s *Session) match(seq int64, kind boundary.Kind, name, signature string, request []byte) (*boundary.Record, *analyze.Divergence) {
-	// The common case first: previews and diffs are only worth their cost
-	// (a JSON compaction of each payload) for a divergence.
-	if seq >= 0 && int(seq) < len(s.rec.Records) {
-		if r := &s.rec.Records[seq]; r.Kind == kind && r.Name == name && r.Signature == signature {
-			return r, nil
-		}
+// Release says that the boundary of branch last returned by Next is done
+// (served, failed or abandoned).
+func (s *Session) Release(branch string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bs := s.branches[branch]; bs != nil && bs.inflight > 0 {
+		bs.inflight--
 	}
-	obs := analyze.Divergence{
-		Seq:               seq,
-		ObservedKind:      kind,
-		ObservedName:      name,
-		ObservedSignature: signature,
-		ObservedPreview:   analyze.Preview(request, previewLen),
+}
+
+// branch returns the state of branch, making it for a branch the recording
+// does not have. Called with s.mu held.
+func (s *Session) branch(b string) *branchState {
+	bs := s.branches[b]
+	if bs == nil {
+		bs = &branchState{}
+		s.branches[b] = bs
 	}
-	if seq < 0 || int(seq) >= len(s.rec.Records) {
-		obs.Reason = analyze.ReasonExtra
+	return bs
+}
+
+// serve marks the branch's boundary at index at as served. Called with
+// s.mu held.
+func (s *Session) serve(bs *branchState, at int) {
+	s.served++
+	bs.served[at] = true
+	s.advance(bs)
+}
+
+// advance moves the branch's cursor past the positions used up.
+func (s *Session) advance(bs *branchState) {
+	for bs.cursor < len(bs.recs) && bs.served[bs.cursor] {
+		bs.cursor++
+	}
+}
+
+// matched is the outcome of matching one boundary.
+type matched struct {
+	// rec is the recorded boundary the request is matched to (or compared
+	// with, on a divergence), at index at of its branch; nil past the
+	// branch's end.
+	rec *boundary.Record
+	at  int
+	// div is the divergence; nil when rec is served.
+	div *analyze.Divergence
+}
+
+// match compares the boundary q with what branch bs's recording holds next.
+// It changes nothing. Called with s.mu held.
+func (s *Session) match(bs *branchState, q Query) matched {
+	same := func(r *boundary.Record) bool {
+		return r.Kind == q.Kind && r.Name == q.Name && r.Signature == q.Signature
+	}
+	at := bs.cursor
+	if at >= len(bs.recs) {
+		reason := analyze.ReasonExtra
 		if s.rec.Truncated {
-			obs.Reason = analyze.ReasonTruncated
+			reason = analyze.ReasonTruncated
 		}
-		return nil, &obs
-	}
-	r := &s.rec.Records[seq]
-	obs.ExpectedKind, obs.ExpectedName, obs.ExpectedSignature = r.Kind, r.Name, r.Signature
-	obs.ExpectedPreview = analyze.Preview(r.Request, previewLen)
-	if r.Kind != kind || r.Name != name {
-		obs.Reason = analyze.ReasonKind
-		if r.Kind == kind {
-			obs.Diff = analyze.DiffJSON(r.Request, request)
+		d := s.observed(q, reason, int64(bs.requested))
+		if !s.branched && q.Branch == boundary.RootBranch {
+			d.Seq = d.Index // one branch: the index is the seq
 		}
-		return r, &obs
+		return matched{at: at, div: d}
 	}
-	if r.Signature != signature {
-		obs.Reason = analyze.ReasonSignature
-		obs.Diff = analyze.DiffJSON(r.Request, request)
-		return r, &obs
+	r := bs.recs[at]
+	if r.Group == 0 {
+		// The common case first: previews and diffs are only worth their
+		// cost (a JSON compaction of each payload) for a divergence.
+		if bs.inflight > 1 {
+			d := s.compare(r, q)
+			d.Reason = analyze.ReasonConcurrent
+			d.Note = fmt.Sprintf("another boundary of branch %s is in flight, and the recording made this one after it, not at the same time: the goroutines share one branch's context, so which of them gets which answer is luck; start each on its own branch (otelrr.Go, otelrr.Branch)", boundary.BranchLabel(q.Branch))
+			return matched{rec: r, at: at, div: d}
+		}
+		if same(r) {
+			return matched{rec: r, at: at}
+		}
+		return matched{rec: r, at: at, div: s.compare(r, q)}
 	}
-	return r, nil
+	// r opens a group of boundaries recorded in flight together: the
+	// request is one of its members not yet served, by exact request.
+	first, n := -1, 0
+	for i := at; i < len(bs.recs) && bs.recs[i].Group == r.Group; i++ {
+		if bs.served[i] {
+			continue
+		}
+		n++
+		c := bs.recs[i]
+		if !same(c) {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if f := bs.recs[first]; c.Failed != f.Failed || c.Error != f.Error || !bytes.Equal(c.Response, f.Response) {
+			d := s.compare(f, q)
+			d.Reason = analyze.ReasonAmbiguous
+			d.Note = fmt.Sprintf("the recording holds %s %s with this request more than once among %d boundaries made in flight together on branch %s, with different answers: which goroutine got which cannot be known; start each goroutine on its own branch (otelrr.Go, otelrr.Branch)", q.Kind, q.Name, n, boundary.BranchLabel(q.Branch))
+			return matched{rec: f, at: first, div: d}
+		}
+	}
+	if first >= 0 {
+		return matched{rec: bs.recs[first], at: first}
+	}
+	d := s.compare(r, q)
+	d.Note = fmt.Sprintf("compared with the first of %d boundaries recorded in flight together on branch %s: none of them has this request", n, boundary.BranchLabel(q.Branch))
+	return matched{rec: r, at: at, div: d}
+}
+
+// observed returns a divergence of the request q with nothing to compare
+// it with, at index in its branch.
+func (s *Session) observed(q Query, reason analyze.Reason, index int64) *analyze.Divergence {
+	return &analyze.Divergence{
+		Seq:               -1,
+		Branch:            q.Branch,
+		Index:             index,
+		Reason:            reason,
+		ObservedKind:      q.Kind,
+		ObservedName:      q.Name,
+		ObservedSignature: q.Signature,
+		ObservedPreview:   analyze.Preview(q.Request, previewLen),
+	}
+}
+
+// compare returns how the request q differs from the recorded boundary r:
+// a kind-or-name or a signature divergence (the caller may reclassify it).
+func (s *Session) compare(r *boundary.Record, q Query) *analyze.Divergence {
+	d := s.observed(q, analyze.ReasonSignature, r.Index)
+	d.Seq = r.Seq
+	d.ExpectedKind, d.ExpectedName, d.ExpectedSignature = r.Kind, r.Name, r.Signature
+	d.ExpectedPreview = analyze.Preview(r.Request, previewLen)
+	if r.Kind != q.Kind || r.Name != q.Name {
+		d.Reason = analyze.ReasonKind
+		if r.Kind == q.Kind {
+			d.Diff = analyze.DiffJSON(r.Request, q.Request)
+		}
+		return d
+	}
+	if r.Signature != q.Signature {
+		d.Diff = analyze.DiffJSON(r.Request, q.Request)
+	}
+	return d
 }
 
 const previewLen = 160
@@ -236,21 +442,47 @@ func (s *Session) Finish(agentErr error) *analyze.Report {
 	}
 	if !s.finished {
 		s.finished = true
-		if s.halt == nil && s.stop == nil && s.requested < len(s.rec.Records) {
-			r := &s.rec.Records[s.requested]
-			s.divergences = append(s.divergences, analyze.Divergence{
-				Seq:               int64(s.requested),
-				Reason:            analyze.ReasonMissing,
-				ExpectedKind:      r.Kind,
-				ExpectedName:      r.Name,
-				ExpectedSignature: r.Signature,
-				ExpectedPreview:   analyze.Preview(r.Request, previewLen),
-				Count:             len(s.rec.Records) - s.requested,
-			})
+		if s.halt == nil && s.stop == nil {
+			s.missingLocked()
 		}
 	}
 	s.writeReportLocked()
 	return s.reportLocked()
+}
+
+// missingLocked adds a missing-boundary divergence for each branch whose
+// recorded boundaries were not all requested, in the order of the first
+// one missing. Called with s.mu held.
+func (s *Session) missingLocked() {
+	var missing []analyze.Divergence
+	for b, bs := range s.branches {
+		n := 0
+		var first *boundary.Record
+		for i, r := range bs.recs {
+			if !bs.served[i] { // neither served nor used up by a divergence
+				if first == nil {
+					first = r
+				}
+				n++
+			}
+		}
+		if first == nil {
+			continue
+		}
+		missing = append(missing, analyze.Divergence{
+			Seq:               first.Seq,
+			Branch:            b,
+			Index:             first.Index,
+			Reason:            analyze.ReasonMissing,
+			ExpectedKind:      first.Kind,
+			ExpectedName:      first.Name,
+			ExpectedSignature: first.Signature,
+			ExpectedPreview:   analyze.Preview(first.Request, previewLen),
+			Count:             n,
+		})
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i].Seq < missing[j].Seq })
+	s.divergences = append(s.divergences, missing...)
 }
 
 // Report returns the report so far.
@@ -276,6 +508,8 @@ func (s *Session) reportLocked() *analyze.Report {
 		Stopped:            s.stoppedLocked(),
 		CodeChange:         s.codeChange,
 		CodeChanged:        s.codeChanged,
+		Branched:           s.branched,
+		Chaos:              s.chaos.describe(),
 	}
 }
 

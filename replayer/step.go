@@ -17,8 +17,13 @@ type Step struct {
 	Recording string `json:"recording"`
 	// Total is the number of boundaries in the recording.
 	Total int `json:"total"`
-	// Seq, Kind and Name identify the boundary the agent asks for.
-	Seq  int64         `json:"seq"`
+	// Seq is the recorded seq of the boundary the agent asks for (-1 past
+	// the end of its branch's recording); Branch and Index are its
+	// identity: its branch path ("" for the root) and position in the branch.
+	Seq    int64  `json:"seq"`
+	Branch string `json:"branch,omitempty"`
+	Index  int64  `json:"index"`
+	// Kind and Name are what the agent asks for.
 	Kind boundary.Kind `json:"kind"`
 	Name string        `json:"name"`
 	// Request is the agent's request, canonical JSON.
@@ -93,31 +98,42 @@ type StopError struct {
 }
 
 func (e *StopError) Error() string {
-	return fmt.Sprintf("agentrr: replay stopped before seq %d (%s): the agent's %s %s was not served", e.Seq, e.Reason, e.Kind, e.Name)
+	at := fmt.Sprintf("seq %d", e.Seq)
+	if e.Seq < 0 {
+		at = "the end of the recording"
+	}
+	if e.Branch != boundary.RootBranch {
+		at += " (branch " + boundary.Position(e.Branch, e.Index) + ")"
+	}
+	return fmt.Sprintf("agentrr: replay stopped before %s (%s): the agent's %s %s was not served", at, e.Reason, e.Kind, e.Name)
 }
 
 // Is reports whether target is ErrStopped.
 func (e *StopError) Is(target error) bool { return target == ErrStopped }
 
-// stepLocked shows the boundary at seq to the stepper, with s.mu released
-// while it runs, and acts on its answer: nil to serve the boundary, or the
-// *StopError of a Quit. Called with s.mu and s.stepMu held.
-func (s *Session) stepLocked(seq int64, kind boundary.Kind, name, signature string, request []byte) error {
-	r, d := s.match(seq, kind, name, signature, request)
+// stepLocked shows the boundary q, matched as m, to the stepper, with s.mu
+// released while it runs, and acts on its answer: nil to serve the
+// boundary, or the *StopError of a Quit. Called with s.mu and s.stepMu held.
+func (s *Session) stepLocked(q Query, m matched) error {
 	st := Step{
 		Recording:  s.rec.TraceID,
 		Total:      len(s.rec.Records),
-		Seq:        seq,
-		Kind:       kind,
-		Name:       name,
-		Request:    rawJSON(request),
-		Divergence: d,
+		Seq:        -1,
+		Branch:     q.Branch,
+		Index:      int64(s.branches[q.Branch].requested),
+		Kind:       q.Kind,
+		Name:       q.Name,
+		Request:    rawJSON(q.Request),
+		Divergence: m.div,
 	}
-	if r != nil {
+	if r := m.rec; r != nil {
+		st.Seq, st.Index = r.Seq, r.Index
 		st.Recorded = &RecordedBoundary{Kind: r.Kind, Name: r.Name, Request: rawJSON(r.Request), Error: r.Error}
 		if !r.Failed {
 			st.Recorded.Response = rawJSON(r.Response)
 		}
+	} else if !s.branched && q.Branch == boundary.RootBranch {
+		st.Seq = st.Index
 	}
 	s.mu.Unlock()
 	act, err := s.stepper(st)
@@ -130,28 +146,39 @@ func (s *Session) stepLocked(seq int64, kind boundary.Kind, name, signature stri
 			s.continuing = true
 			return nil
 		case Quit:
-			return s.stopLocked("quit while stepping", seq, kind, name, signature, request)
+			s.quit = true
+			return s.stopLocked("quit while stepping", q, m)
 		default:
 			err = fmt.Errorf("unknown step action %q", act)
 		}
 	}
-	return s.stopLocked("stepping failed: "+err.Error(), seq, kind, name, signature, request)
+	s.quit = true
+	return s.stopLocked("stepping failed: "+err.Error(), q, m)
 }
 
-// stopLocked stops the replay before the boundary at seq and returns the
-// stop error. Called with s.mu held.
-func (s *Session) stopLocked(reason string, seq int64, kind boundary.Kind, name, signature string, request []byte) *StopError {
-	_, d := s.match(seq, kind, name, signature, request)
-	s.stop = &StopError{Stop: analyze.Stop{
+// stopLocked stops the replay before the boundary q, matched as m, and
+// returns the stop error. Once stopped, every later stop returns the first
+// stop's error, which the report shows. Called with s.mu held.
+func (s *Session) stopLocked(reason string, q Query, m matched) *StopError {
+	if s.stop != nil {
+		return s.stop
+	}
+	st := &StopError{Stop: analyze.Stop{
 		Reason:     reason,
-		Seq:        seq,
-		Kind:       kind,
-		Name:       name,
-		Request:    rawJSON(request),
-		Divergence: d,
+		Seq:        -1,
+		Branch:     q.Branch,
+		Index:      int64(s.branches[q.Branch].requested),
+		Kind:       q.Kind,
+		Name:       q.Name,
+		Request:    rawJSON(q.Request),
+		Divergence: m.div,
 	}}
+	if m.rec != nil {
+		st.Seq, st.Index = m.rec.Seq, m.rec.Index
+	}
+	s.stop = st
 	s.writeReportLocked()
-	return s.stop
+	return st
 }
 
 // stoppedLocked returns a copy of the stop for a report, or nil.

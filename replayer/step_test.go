@@ -42,7 +42,8 @@ func stepRecording() *replayer.Recording {
 }
 
 func call(s *replayer.Session, c stepCall) (*boundary.Record, error) {
-	rec, _, err := s.Next(c.kind, c.name, boundary.Signature(c.kind, c.name, []byte(c.req)), []byte(c.req))
+	defer s.Release("")
+	rec, _, err := s.Next(replayer.Query{Kind: c.kind, Name: c.name, Signature: boundary.Signature(c.kind, c.name, []byte(c.req)), Request: []byte(c.req)})
 	return rec, err
 }
 

@@ -14,7 +14,14 @@ const (
 )
 
 // dbFormatVersion is the version stored under "v" in every run database.
-const dbFormatVersion = 1
+//
+//   - 1: one root branch; a boundary's index in it is its seq.
+//   - 2: boundaries carry agentrr.branch and agentrr.branch.index (see
+//     boundary.ChildBranch); every branch's indices run 0..n-1 with no hole.
+//
+// Both are read; runs are written as 2. Keys are the same in both: by seq
+// (the order writes entered the log), with an empty branch component.
+const dbFormatVersion = 2
 
 func versionKey() []byte { return []byte{prefixVersion} }
 

@@ -186,6 +186,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		return fmt.Errorf("read run %s: %w", traceID, err)
 	}
 	var n int64
+	branchNext := map[string]int64{}
 	for valid := it.First(); valid; valid = it.Next() {
 		seq, err := parseBoundaryKey(prefix, it.Key())
 		if err != nil {
@@ -219,6 +220,13 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 				damaged("%v", err)
 				break
 			}
+			if want := branchNext[rec.Branch]; rec.Index != want {
+				// Indices are assigned with seqs, in log order: a branch
+				// with a hole means a stored boundary is missing or forged.
+				damaged("hole in branch %s: index %d missing (seq %d has index %d)", boundary.BranchLabel(rec.Branch), want, seq, rec.Index)
+				break
+			}
+			branchNext[rec.Branch] = rec.Index + 1
 			n++
 			info.Boundaries = n
 			visit(info, &rec)

@@ -46,11 +46,13 @@ type RunWriter struct {
 	// synced one by one (see CreateRun).
 	syncEach bool
 
-	mu     sync.Mutex // held while a boundary enters the commit pipeline, never across fsync
-	db     *pebble.DB
-	next   int64
-	failed error // once set, every later write fails (fail-stop)
-	closed bool
+	mu   sync.Mutex // held while a boundary enters the commit pipeline, never across fsync
+	db   *pebble.DB
+	next int64
+	// branchNext is the index the next boundary of each branch gets.
+	branchNext map[string]int64
+	failed     error // once set, every later write fails (fail-stop)
+	closed     bool
 	// inflight counts Appends between entering the commit pipeline and the
 	// end of their fsync wait; Close waits for them before closing Pebble.
 	inflight sync.WaitGroup
@@ -97,38 +99,59 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		db.Close()
 		return nil, err
 	}
-	return &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == ""}, nil
+	return &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64)}, nil
 }
 
 // TraceID returns the run's trace id.
 func (w *RunWriter) TraceID() string { return w.id }
 
+// Replayed reports whether the run is a replay of a recording (its
+// RunMeta.ReplayOf was set).
+func (w *RunWriter) Replayed() bool { return !w.syncEach }
+
 // ErrRunClosed is returned by writes to a run that has been finished or closed.
 var ErrRunClosed = errors.New("run is already finished")
 
-// Append durably writes the next boundary of the run. encode is called with
-// the boundary's seq while the writer's lock is held and must return the
-// encoded span; it should be quick. Append returns once the write is synced
-// to disk (pebble.Sync): only then may the boundary's result reach the agent.
-// (A replayed run's boundaries are not synced one by one: see CreateRun.)
-//
-// Concurrent Appends share fsyncs. Seqs are assigned in the order writes
-// enter the WAL, so a crash leaves a prefix. After any write error the
-// writer is failed and every later Append returns that error.
+// Pos is where a boundary lies in its run: Seq in the run's completion
+// order, Index in its branch.
+type Pos struct {
+	Seq   int64
+	Index int64
+}
+
+// Append durably writes the next boundary of the run's root branch: see
+// AppendBranch.
 func (w *RunWriter) Append(encode func(seq int64) ([]byte, error)) (int64, error) {
+	pos, err := w.AppendBranch("", func(p Pos) ([]byte, error) { return encode(p.Seq) })
+	return pos.Seq, err
+}
+
+// AppendBranch durably writes the next boundary of the run, made by
+// branch. encode is called with the boundary's position (its seq in the
+// run, its index in the branch) while the writer's lock is held and must
+// return the encoded span; it should be quick. AppendBranch returns once
+// the write is synced to disk (pebble.Sync): only then may the boundary's
+// result reach the agent. (A replayed run's boundaries are not synced one
+// by one: see CreateRun.)
+//
+// Concurrent appends share fsyncs. Seqs and indices are assigned in the
+// order writes enter the WAL, so a crash leaves a prefix of the run, and so
+// of every branch. After any write error the writer is failed and every
+// later append returns that error.
+func (w *RunWriter) AppendBranch(branch string, encode func(Pos) ([]byte, error)) (Pos, error) {
 	w.mu.Lock()
 	if err := w.usable(); err != nil {
 		w.mu.Unlock()
-		return 0, err
+		return Pos{}, err
 	}
-	seq := w.next
-	val, err := encode(seq)
+	pos := Pos{Seq: w.next, Index: w.branchNext[branch]}
+	val, err := encode(pos)
 	if err != nil {
 		w.mu.Unlock()
-		return 0, fmt.Errorf("encode boundary seq %d: %w", seq, err)
+		return Pos{}, fmt.Errorf("encode boundary seq %d: %w", pos.Seq, err)
 	}
 	b := w.db.NewBatch()
-	b.Set(boundaryKey(w.trace, "", seq), val, nil)
+	b.Set(boundaryKey(w.trace, "", pos.Seq), val, nil)
 	// Synced write, waited for below after the lock is released so that
 	// concurrent boundaries join the same fsync. A replayed run's write
 	// (pebble.NoSync) has nothing to wait for.
@@ -138,12 +161,13 @@ func (w *RunWriter) Append(encode func(seq int64) ([]byte, error)) (int64, error
 		apply, opts = w.db.ApplyNoSyncWait, pebble.Sync
 	}
 	if err := apply(b, opts); err != nil {
-		w.failed = fmt.Errorf("write boundary seq %d: %w", seq, err)
+		w.failed = fmt.Errorf("write boundary seq %d: %w", pos.Seq, err)
 		w.mu.Unlock()
 		b.Close()
-		return 0, w.failed
+		return Pos{}, w.failed
 	}
 	w.next++
+	w.branchNext[branch] = pos.Index + 1
 	w.inflight.Add(1)
 	w.mu.Unlock()
 
@@ -153,13 +177,13 @@ func (w *RunWriter) Append(encode func(seq int64) ([]byte, error)) (int64, error
 	if err != nil {
 		w.mu.Lock()
 		if w.failed == nil {
-			w.failed = fmt.Errorf("sync boundary seq %d: %w", seq, err)
+			w.failed = fmt.Errorf("sync boundary seq %d: %w", pos.Seq, err)
 		}
 		err = w.failed
 		w.mu.Unlock()
-		return 0, err
+		return Pos{}, err
 	}
-	return seq, nil
+	return pos, nil
 }
 
 func (w *RunWriter) usable() error {
@@ -174,6 +198,13 @@ func (w *RunWriter) Next() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.next
+}
+
+// NextIndex returns the index the next boundary of branch will get.
+func (w *RunWriter) NextIndex(branch string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.branchNext[branch]
 }
 
 // Finish writes the run end record with a synced write and closes the run.
