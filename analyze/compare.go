@@ -44,6 +44,12 @@ type Entry struct {
 	// that does not have it.
 	SeqA int64 `json:"seq_a"`
 	SeqB int64 `json:"seq_b"`
+	// Branch is the path of the boundary's branch ("" for the root);
+	// IndexA and IndexB its index in the branch in a and in b (-1 on the
+	// side that does not have it).
+	Branch string `json:"branch,omitempty"`
+	IndexA int64  `json:"index_a"`
+	IndexB int64  `json:"index_b"`
 	// Kind and Name are the boundary's kind and name (the same on both
 	// sides of a pair).
 	Kind boundary.Kind `json:"kind"`
@@ -76,15 +82,21 @@ type Comparison struct {
 	// Entries is the alignment, in the order of both runs: every boundary
 	// of a and of b appears exactly once, in seq order on each side. At a
 	// point where a has boundaries b lacks and b has others, the removed
-	// ones come first.
+	// ones come first. Runs with branches are aligned branch by branch:
+	// the entries of each branch, in index order, one branch after the
+	// other (in the order their first boundary was made, a's branches
+	// first).
 	Entries []Entry `json:"entries"`
+	// Branched is set when either run has branches besides the root.
+	Branched bool `json:"branched,omitempty"`
 	// Matched, Changed, Inserted and Removed count the entries of each Op.
 	Matched  int `json:"matched"`
 	Changed  int `json:"changed"`
 	Inserted int `json:"inserted"`
 	Removed  int `json:"removed"`
 	// FirstDivergence is the index in Entries of the first entry that is
-	// not matched, or -1 when the runs are identical.
+	// not matched, or -1 when the runs are identical. With branches it is
+	// the one whose boundary came first (lowest seq in a, else in b).
 	FirstDivergence int `json:"first_divergence"`
 	// Approximate is set when the stretch where the runs differ was too
 	// long to align optimally (more than MaxAlignCells boundary pairs):
@@ -118,7 +130,8 @@ func (c *Comparison) First() *Entry {
 // by boundary, what they share.
 //
 // The alignment is sequence-primary, like replay: it pairs boundaries in
-// order and never reorders them. Boundaries are paired by their kind and
+// order and never reorders them; with branches, each branch is aligned
+// with the same branch of the other run, by index, as replay matches them. Boundaries are paired by their kind and
 // name along a longest common subsequence of the two (kind, name)
 // sequences, so that one boundary inserted in b (or removed from a) is
 // reported as that one insertion rather than making every later boundary
@@ -133,6 +146,52 @@ func (c *Comparison) First() *Entry {
 func Compare(a, b []boundary.Record) *Comparison {
 	c := &Comparison{LenA: len(a), LenB: len(b), FirstDivergence: -1}
 	c.Entries = make([]Entry, 0, max(len(a), len(b)))
+	c.Branched = boundary.Branched(a) || boundary.Branched(b)
+	if !c.Branched {
+		c.compareBranch(a, b)
+		return c
+	}
+	byA, byB := byBranch(a), byBranch(b)
+	order, seen := []string{}, map[string]bool{}
+	for _, recs := range [][]boundary.Record{a, b} {
+		for i := range recs {
+			if br := recs[i].Branch; !seen[br] {
+				seen[br] = true
+				order = append(order, br)
+			}
+		}
+	}
+	for _, br := range order {
+		c.compareBranch(byA[br], byB[br])
+	}
+	first := int64(-1)
+	for i, e := range c.Entries {
+		if e.Op == EntryMatched {
+			continue
+		}
+		at := e.SeqA
+		if at < 0 {
+			at = e.SeqB
+		}
+		if first < 0 || at < first {
+			first, c.FirstDivergence = at, i
+		}
+	}
+	return c
+}
+
+// byBranch groups recs by branch, keeping their order.
+func byBranch(recs []boundary.Record) map[string][]boundary.Record {
+	out := map[string][]boundary.Record{}
+	for _, r := range recs {
+		out[r.Branch] = append(out[r.Branch], r)
+	}
+	return out
+}
+
+// compareBranch aligns a and b, the records of one branch of each run,
+// and appends the entries.
+func (c *Comparison) compareBranch(a, b []boundary.Record) {
 	for _, s := range align(a, b, &c.Approximate) {
 		var e Entry
 		switch {
@@ -140,10 +199,10 @@ func Compare(a, b []boundary.Record) *Comparison {
 			e = pairEntry(&a[s.i], &b[s.j])
 		case s.i >= 0:
 			r := &a[s.i]
-			e = Entry{Op: EntryRemoved, SeqA: r.Seq, SeqB: -1, Kind: r.Kind, Name: r.Name, SignatureA: r.Signature, ErrorA: r.Error}
+			e = Entry{Op: EntryRemoved, SeqA: r.Seq, SeqB: -1, Branch: r.Branch, IndexA: r.Index, IndexB: -1, Kind: r.Kind, Name: r.Name, SignatureA: r.Signature, ErrorA: r.Error}
 		default:
 			r := &b[s.j]
-			e = Entry{Op: EntryInserted, SeqA: -1, SeqB: r.Seq, Kind: r.Kind, Name: r.Name, SignatureB: r.Signature, ErrorB: r.Error}
+			e = Entry{Op: EntryInserted, SeqA: -1, SeqB: r.Seq, Branch: r.Branch, IndexA: -1, IndexB: r.Index, Kind: r.Kind, Name: r.Name, SignatureB: r.Signature, ErrorB: r.Error}
 		}
 		switch e.Op {
 		case EntryMatched:
@@ -160,13 +219,12 @@ func Compare(a, b []boundary.Record) *Comparison {
 		}
 		c.Entries = append(c.Entries, e)
 	}
-	return c
 }
 
 // pairEntry compares two boundaries of the same kind and name.
 func pairEntry(x, y *boundary.Record) Entry {
 	e := Entry{
-		Op: EntryMatched, SeqA: x.Seq, SeqB: y.Seq, Kind: x.Kind, Name: x.Name,
+		Op: EntryMatched, SeqA: x.Seq, SeqB: y.Seq, Branch: x.Branch, IndexA: x.Index, IndexB: y.Index, Kind: x.Kind, Name: x.Name,
 		SignatureA: x.Signature, SignatureB: y.Signature, ErrorA: x.Error, ErrorB: y.Error,
 	}
 	if x.Signature != y.Signature || !bytes.Equal(x.Request, y.Request) {

@@ -23,15 +23,44 @@ const TableWidth = 80
 // Column layout of the divergence table: cells are left-aligned, separated
 // by tableprinter.ColumnGap spaces, without borders.
 
-var tableHeader = []string{"SEQ", "KIND", "NAME", "EXPECTED", "OBSERVED", "WHAT DIFFERS"}
+// layout is the column layout of a divergence table.
+type layout struct {
+	header []string
+	// minWidths are the widths fitColumns may narrow the columns to: SEQ
+	// and KIND are short and kept whole (0), short signatures keep their
+	// 12 digits.
+	minWidths []int
+	// what is the index of WHAT DIFFERS, the column that matters most: it
+	// is narrowed last, and its cells are wrapped rather than cut.
+	what int
+}
 
-// minWidths are the widths fitColumns may narrow the columns to: SEQ and
-// KIND are short and kept whole (0), short signatures keep their 12 digits.
-var minWidths = []int{0, 0, 8, 12, 12, minWhatWidth}
+// plainLayout is the table of a replay of one branch.
+var plainLayout = layout{
+	header:    []string{"SEQ", "KIND", "NAME", "EXPECTED", "OBSERVED", "WHAT DIFFERS"},
+	minWidths: []int{0, 0, 8, 12, 12, minWhatWidth},
+	what:      5,
+}
 
-// whatColumn is the index of WHAT DIFFERS, the column that matters most:
-// it is narrowed last, and its cells are wrapped rather than cut.
-const whatColumn = 5
+// branchLayout is the table of a replay with branches: BRANCH is the
+// branch and the boundary's index in it, "gamma[0]".
+var branchLayout = layout{
+	header:    []string{"SEQ", "BRANCH", "KIND", "NAME", "EXPECTED", "OBSERVED", "WHAT DIFFERS"},
+	minWidths: []int{0, 10, 0, 8, 12, 12, minWhatWidth},
+	what:      6,
+}
+
+func (r *Report) layout() layout {
+	if r.Branched {
+		return branchLayout
+	}
+	for i := range r.Divergences {
+		if r.Divergences[i].Branch != "" {
+			return branchLayout
+		}
+	}
+	return plainLayout
+}
 
 // minWhatWidth is the least width of WHAT DIFFERS.
 const minWhatWidth = 24
@@ -94,13 +123,13 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	}
 	if r.Halted {
 		if len(r.Divergences) > 0 {
-			fmt.Fprintf(buf, ", halted at seq %d", r.Divergences[0].Seq)
+			fmt.Fprintf(buf, ", halted at %s", r.Divergences[0].Where())
 		} else {
 			buf.WriteString(", halted")
 		}
 	}
 	if r.Stopped != nil {
-		fmt.Fprintf(buf, ", stopped before seq %d", r.Stopped.Seq)
+		fmt.Fprintf(buf, ", stopped before %s", r.Stopped.where())
 		if r.Stopped.Reason != "" {
 			fmt.Fprintf(buf, " (%s)", r.Stopped.Reason)
 		}
@@ -111,6 +140,9 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	}
 	if r.CodeChange != "" {
 		fmt.Fprintf(buf, "%s\n", r.CodeChange)
+	}
+	if r.Chaos != "" {
+		fmt.Fprintf(buf, "chaos mode, %s: the replay's scheduling was perturbed (the same seed perturbs it the same way)\n", r.Chaos)
 	}
 	if r.RecordingTruncated {
 		fmt.Fprintf(buf, "the recording is truncated (its recorder was killed): it holds only the first %s of its run\n",
@@ -124,6 +156,11 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	}
 }
 
+// where names the pending boundary's place, as Divergence.Where does.
+func (st *Stop) where() string {
+	return (&Divergence{Seq: st.Seq, Branch: st.Branch, Index: st.Index}).Where()
+}
+
 // stopLines is how many lines of the pending request writeStop shows.
 const stopLines = 20
 
@@ -132,7 +169,7 @@ const stopLines = 20
 // indented JSON cut to stopLines lines.
 func (r *Report) writeStop(buf *bytes.Buffer) {
 	st := r.Stopped
-	fmt.Fprintf(buf, "\npending at seq %d (not served): %s", st.Seq, orNone(oneLine(kindName(st.Kind, st.Name))))
+	fmt.Fprintf(buf, "\npending at %s (not served): %s", st.where(), orNone(oneLine(kindName(st.Kind, st.Name))))
 	if st.Divergence == nil {
 		buf.WriteString(", matches the recording\n")
 	} else {
@@ -169,20 +206,21 @@ func IndentJSON(raw []byte, prefix string, maxLines int) string {
 }
 
 func (r *Report) writeDivergenceTable(buf *bytes.Buffer) error {
+	l := r.layout()
 	rows := make([][]string, len(r.Divergences))
 	for i := range r.Divergences {
-		rows[i] = r.divergenceRow(&r.Divergences[i])
+		rows[i] = r.divergenceRow(&r.Divergences[i], l)
 	}
-	fitColumns(rows, TableWidth)
+	fitColumns(l, rows, TableWidth)
 
-	if err := tableprinter.Render(buf, tableHeader, rows); err != nil {
+	if err := tableprinter.Render(buf, l.header, rows); err != nil {
 		return fmt.Errorf("divergence table: %w", err)
 	}
 	return nil
 }
 
-// divergenceRow is the table row of d, uncut.
-func (r *Report) divergenceRow(d *Divergence) []string {
+// divergenceRow is the table row of d in layout l, uncut.
+func (r *Report) divergenceRow(d *Divergence, l layout) []string {
 	kind, name := d.ExpectedKind, d.ExpectedName
 	if kind == "" && name == "" {
 		kind, name = d.ObservedKind, d.ObservedName
@@ -193,14 +231,36 @@ func (r *Report) divergenceRow(d *Divergence) []string {
 		expected = orNone(kindName(d.ExpectedKind, d.ExpectedName))
 		observed = orNone(kindName(d.ObservedKind, d.ObservedName))
 	}
-	return []string{
-		fmt.Sprint(d.Seq),
+	seq := none
+	if d.Seq >= 0 {
+		seq = fmt.Sprint(d.Seq)
+	}
+	row := []string{seq}
+	if len(l.header) == len(branchLayout.header) {
+		row = append(row, boundary.Position(boundary.BranchLabel(d.Branch), d.Index))
+	}
+	return append(row,
 		orNone(string(kind)),
 		orNone(oneLine(name)),
 		expected,
 		observed,
 		r.whatDiffers(d),
+	)
+}
+
+// Where names the place of a divergence for people: "seq 4", with the
+// branch and index when the boundary is not on the root branch,
+// "seq 4 (branch gamma[1])", or only those past the end of a branch.
+func (d *Divergence) Where() string {
+	switch {
+	case d.Branch == "" && d.Seq < 0:
+		return fmt.Sprintf("index %d of the root branch", d.Index)
+	case d.Branch == "":
+		return fmt.Sprintf("seq %d", d.Seq)
+	case d.Seq < 0:
+		return "branch " + boundary.Position(d.Branch, d.Index)
 	}
+	return fmt.Sprintf("seq %d (branch %s)", d.Seq, boundary.Position(d.Branch, d.Index))
 }
 
 // whatDiffers is the short phrase of the WHAT DIFFERS column.
@@ -223,7 +283,14 @@ func (r *Report) whatDiffers(d *Divergence) string {
 		}
 		return fmt.Sprintf("expected %s, got %s", orNone(kindName(d.ExpectedKind, d.ExpectedName)), got)
 	case ReasonExtra:
+		if d.Branch != "" {
+			return "boundary past the end of its branch's recording"
+		}
 		return "boundary past the end of the recording"
+	case ReasonConcurrent:
+		return "made while another boundary of its branch was in flight (unbranched concurrency)"
+	case ReasonAmbiguous:
+		return "request recorded more than once among concurrent boundaries, answers differ"
 	case ReasonMissing:
 		n := max(d.Count, 1)
 		return fmt.Sprintf("%s never requested", plural(n, "recorded boundary", "recorded boundaries"))
@@ -249,7 +316,7 @@ func (r *Report) writeDiffs(buf *bytes.Buffer) {
 			buf.WriteByte('\n')
 			first = false
 		}
-		who := fmt.Sprintf("  seq %d", d.Seq)
+		who := "  " + d.Where()
 		if kn := oneLine(kindName(d.ExpectedKind, d.ExpectedName)); kn != "" {
 			who += " " + kn
 		}
@@ -339,9 +406,9 @@ func dropRunes(s string, n int) string {
 // at their minimum, WHAT DIFFERS narrows down to minWhatWidth. Cells wider
 // than their column are then cut with "…", except WHAT DIFFERS cells, which
 // are word-wrapped onto several lines.
-func fitColumns(rows [][]string, width int) {
-	widths := make([]int, len(tableHeader))
-	for i, h := range tableHeader {
+func fitColumns(l layout, rows [][]string, width int) {
+	widths := make([]int, len(l.header))
+	for i, h := range l.header {
 		widths[i] = twwidth.Width(h)
 	}
 	for _, row := range rows {
@@ -353,20 +420,20 @@ func fitColumns(rows [][]string, width int) {
 	for total(widths) > budget {
 		widest := -1
 		for i, w := range widths {
-			if i != whatColumn && minWidths[i] > 0 && w > max(minWidths[i], twwidth.Width(tableHeader[i])) &&
+			if i != l.what && l.minWidths[i] > 0 && w > max(l.minWidths[i], twwidth.Width(l.header[i])) &&
 				(widest < 0 || w > widths[widest]) {
 				widest = i
 			}
 		}
 		if widest < 0 {
-			widths[whatColumn] = max(minWhatWidth, widths[whatColumn]-(total(widths)-budget))
+			widths[l.what] = max(minWhatWidth, widths[l.what]-(total(widths)-budget))
 			break
 		}
 		widths[widest]--
 	}
 	for _, row := range rows {
 		for i := range row {
-			if i == whatColumn {
+			if i == l.what {
 				row[i] = wrapWords(row[i], widths[i])
 			} else {
 				row[i] = cutWidth(row[i], widths[i])

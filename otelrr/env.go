@@ -18,6 +18,10 @@ const (
 	// stops the agent when it asks for N+1 (see replayer.WithUntilSeq).
 	// Set by `agentrr replay --until-seq`.
 	EnvReplayUntil = "AGENTRR_REPLAY_UNTIL"
+	// EnvReplayChaos is a seed (an unsigned integer): the replay perturbs
+	// the agent's scheduling with it (see replayer.WithChaos). Set by
+	// `agentrr replay --chaos`.
+	EnvReplayChaos = "AGENTRR_REPLAY_CHAOS"
 	// EnvReplayStep is the path of the unix socket `agentrr step` listens
 	// on: before each boundary the replaying agent sends the step (a
 	// replayer.Step, one JSON line) and waits for the answer (a

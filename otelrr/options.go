@@ -24,6 +24,7 @@ type config struct {
 	replayReport string
 	replayUntil  *int64
 	replayStep   string
+	replayChaos  *uint64
 	// replayFile is an OTLP JSON file holding the recording to replay
 	// (a trace not in the store; see WithReplayFile).
 	replayFile string
@@ -83,6 +84,10 @@ func WithReplayReport(path string) Option { return func(c *config) { c.replayRep
 // and stop the agent when it asks for seq+1 (see replayer.WithUntilSeq).
 func WithReplayUntil(seq int64) Option { return func(c *config) { c.replayUntil = &seq } }
 
+// WithReplayChaos makes a replaying provider perturb the agent's
+// scheduling with seed (see replayer.WithChaos and EnvReplayChaos).
+func WithReplayChaos(seed uint64) Option { return func(c *config) { c.replayChaos = &seed } }
+
 // WithReplayStep makes a replaying provider ask `agentrr step`, listening on
 // the unix socket at path, before serving each boundary (see
 // replayer.WithStepper and EnvReplayStep). The socket is dialed at the
@@ -92,6 +97,7 @@ func WithReplayStep(path string) Option { return func(c *config) { c.replayStep 
 // FromEnv reads the replay settings `agentrr replay` and `agentrr step` pass
 // to the agent process: AGENTRR_REPLAY (the run to replay),
 // AGENTRR_REPLAY_MODE, AGENTRR_REPLAY_REPORT, AGENTRR_REPLAY_UNTIL,
+// AGENTRR_REPLAY_CHAOS,
 // AGENTRR_REPLAY_STEP and AGENTRR_REPLAY_FILE. With none set it changes
 // nothing, so an agent built with FromEnv records normally and replays under
 // `agentrr replay`. Options after FromEnv override what it read; a malformed
@@ -123,6 +129,14 @@ func FromEnv() Option {
 		if p := os.Getenv(EnvReplayStep); p != "" {
 			c.replayStep = p
 		}
+		if v := os.Getenv(EnvReplayChaos); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				c.envErr = fmt.Errorf("%s=%q: want a chaos seed (an unsigned integer)", EnvReplayChaos, v)
+			} else {
+				c.replayChaos = &n
+			}
+		}
 		if p := os.Getenv(EnvReplayFile); p != "" {
 			c.replayFile = p
 		}
@@ -149,6 +163,9 @@ func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
 	}
 	if c.replayStep != "" {
 		opts = append(opts, replayer.WithStepper(socketStepper(c.replayStep)))
+	}
+	if c.replayChaos != nil {
+		opts = append(opts, replayer.WithChaos(*c.replayChaos))
 	}
 	return opts
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/boundary"
 )
 
 // DivergenceError is returned by a boundary call whose boundary does not
@@ -18,7 +17,7 @@ func (e *DivergenceError) Error() string {
 	d := &e.Divergence
 	var b strings.Builder
 	b.WriteString("agentrr: replay diverged at ")
-	b.WriteString(Where(d))
+	b.WriteString(d.Where())
 	b.WriteString(": ")
 	switch d.Reason {
 	case analyze.ReasonSignature:
@@ -62,21 +61,6 @@ func (e *DivergenceError) Error() string {
 		b.WriteString(")")
 	}
 	return b.String()
-}
-
-// Where names the place of a divergence: "seq 4", and its branch and index
-// when it is not on the root branch, "seq 4 (branch search[1])".
-func Where(d *analyze.Divergence) string {
-	switch {
-	case d.Branch == "":
-		if d.Seq < 0 {
-			return fmt.Sprintf("index %d", d.Index)
-		}
-		return fmt.Sprintf("seq %d", d.Seq)
-	case d.Seq < 0:
-		return "branch " + boundary.Position(d.Branch, d.Index)
-	}
-	return fmt.Sprintf("seq %d (branch %s)", d.Seq, boundary.Position(d.Branch, d.Index))
 }
 
 func pathOrRoot(p string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/tableprinter"
 	"github.com/agentrr/agentrr/spanlog"
@@ -155,7 +156,11 @@ func (o *Output) WriteText(w io.Writer) error {
 	}
 	o.writeFirst(&buf, c.First())
 	buf.WriteByte('\n')
-	if err := tableprinter.Render(&buf, alignmentHeader, alignmentRows(c)); err != nil {
+	header := alignmentHeader
+	if c.Branched {
+		header = branchAlignmentHeader
+	}
+	if err := tableprinter.Render(&buf, header, alignmentRows(c)); err != nil {
 		return err
 	}
 	buf.WriteByte('\n')
@@ -213,6 +218,9 @@ const maxErrorWidth = cmdutil.TermWidth - 14
 
 func (o *Output) writeFirst(buf *bytes.Buffer, e *analyze.Entry) {
 	what := string(e.Kind) + " " + e.Name
+	if o.Comparison.Branched {
+		what = "branch " + boundary.BranchLabel(e.Branch) + ", " + what
+	}
 	switch e.Op {
 	case analyze.EntryInserted:
 		fmt.Fprintf(buf, "first divergence: b seq %d, %s: inserted (only in b)\n", e.SeqB, what)
@@ -242,6 +250,11 @@ func (o *Output) writeFirst(buf *bytes.Buffer, e *analyze.Entry) {
 
 var alignmentHeader = []string{"A", "B", "KIND", "NAME", "RESULT", "DIFFERS"}
 
+// branchAlignmentHeader is the alignment table of runs with branches:
+// BRANCH is the branch and the index (or indices) in it, on a's side where
+// a has the boundary.
+var branchAlignmentHeader = []string{"A", "B", "BRANCH", "KIND", "NAME", "RESULT", "DIFFERS"}
+
 // minFold is the least number of consecutive matched entries folded into
 // one row of the alignment table.
 const minFold = 3
@@ -255,27 +268,43 @@ func alignmentRows(c *analyze.Comparison) [][]string {
 		}
 		return fmt.Sprint(s)
 	}
+	index := func(e analyze.Entry) int64 {
+		if e.IndexA >= 0 {
+			return e.IndexA
+		}
+		return e.IndexB
+	}
 	var rows [][]string
 	for i := 0; i < len(c.Entries); {
 		e := c.Entries[i]
 		if e.Op == analyze.EntryMatched {
 			j := i
-			for j < len(c.Entries) && c.Entries[j].Op == analyze.EntryMatched {
+			for j < len(c.Entries) && c.Entries[j].Op == analyze.EntryMatched && c.Entries[j].Branch == e.Branch {
 				j++
 			}
 			if j-i >= minFold {
 				last := c.Entries[j-1]
-				rows = append(rows, []string{
-					seq(e.SeqA) + "-" + seq(last.SeqA), seq(e.SeqB) + "-" + seq(last.SeqB),
-					"", "", fmt.Sprintf("%d matched", j-i), "",
-				})
+				row := []string{seq(e.SeqA) + "-" + seq(last.SeqA), seq(e.SeqB) + "-" + seq(last.SeqB)}
+				if c.Branched {
+					// Seqs of one branch need not be consecutive.
+					row = []string{"", "", fmt.Sprintf("%s[%d-%d]", boundary.BranchLabel(e.Branch), index(e), index(last))}
+				}
+				rows = append(rows, append(row, "", "", fmt.Sprintf("%d matched", j-i), ""))
 				i = j
 				continue
 			}
 		}
-		rows = append(rows, []string{seq(e.SeqA), seq(e.SeqB), string(e.Kind), e.Name, string(e.Op), strings.Join(e.Differs, ", ")})
+		row := []string{seq(e.SeqA), seq(e.SeqB)}
+		if c.Branched {
+			row = append(row, boundary.Position(boundary.BranchLabel(e.Branch), index(e)))
+		}
+		rows = append(rows, append(row, string(e.Kind), e.Name, string(e.Op), strings.Join(e.Differs, ", ")))
 		i++
 	}
-	cmdutil.FitColumn(alignmentHeader, rows, 3, 8)
+	header, name := alignmentHeader, 3
+	if c.Branched {
+		header, name = branchAlignmentHeader, 4
+	}
+	cmdutil.FitColumn(header, rows, name, 8)
 	return rows
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,11 +46,15 @@ type Options struct {
 	// With either, the recording does not come from the store.
 	Jaeger   string
 	FromFile string
+	// Chaos, when set, perturbs the agent's scheduling with this seed
+	// (--chaos[=SEED]; replayer.WithChaos).
+	Chaos *uint64
 }
 
 // NewCmdReplay returns the replay command.
 func NewCmdReplay(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Store: f.Store}
+	var chaos string
 	cmd := &cobra.Command{
 		Use:   "replay --from-trace <trace-id> [--observe] [--until-seq N] [--json] -- <agent command> [args...]",
 		Short: "Replay a recorded run offline and report where it diverges",
@@ -70,6 +75,18 @@ boundary N+1 it is stopped (its boundary call returns an error matching
 replayer.ErrStopped), and the command prints the boundaries replayed and the
 pending request at N+1, without serving it.
 
+--chaos[=SEED] perturbs the agent's scheduling while it replays, as rr's
+chaos mode does: each boundary's answer is held back by a delay drawn from
+the seed and the boundary's branch and index, sibling branches in an order
+the seed shuffles, so an agent whose behaviour depends on which goroutine
+finishes first diverges under some seeds. Without a value a seed is drawn
+and printed; give it back to reproduce the same perturbation. Replay a few
+times with --chaos to look for timing-dependent behaviour.
+
+With branches (otelrr.Branch, otelrr.Go), --until-seq N serves what the
+recording holds up to seq N in every branch: a branch whose next boundary
+was recorded after seq N is stopped, the others go on to that point.
+
 --jaeger URL fetches the trace from a Jaeger query service (API v3) and
 --from-file PATH reads it from an OTLP JSON file. With --jaeger,
 --from-trace needs the whole trace id; with --from-file a unique prefix will
@@ -84,6 +101,8 @@ unknown run, 3 damaged run, 4 the agent failed without diverging, 6 the run
 is still being recorded.`,
 		Example: `  agentrr replay --from-trace 4bf92f35 -- go run ./examples/deterministic_support
   agentrr replay --from-trace 4bf92f35 --until-seq 3 -- ./bin/my-agent
+  agentrr replay --from-trace 4bf92f35 --chaos -- ./bin/my-agent
+  agentrr replay --from-trace 4bf92f35 --chaos=1234 -- ./bin/my-agent
   agentrr replay --from-trace 4bf92f35 --observe --json -- ./bin/my-agent --task 17
   agentrr replay --from-trace 4bf92f35aa8c2b4e1bd07f7b8d5c3a1e --jaeger http://127.0.0.1:16686 -- ./bin/my-agent`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,6 +112,13 @@ is still being recorded.`,
 			opts.HasUntil = cmd.Flags().Changed("until-seq")
 			if opts.HasUntil && opts.UntilSeq < 0 {
 				return cmdutil.FlagError("--until-seq must be 0 or more, not %d (the last boundary to serve)", opts.UntilSeq)
+			}
+			if cmd.Flags().Changed("chaos") {
+				seed, err := ParseChaos(chaos)
+				if err != nil {
+					return err
+				}
+				opts.Chaos = &seed
 			}
 			opts.Command = args
 			opts.StorePath = f.StorePath()
@@ -105,6 +131,8 @@ is still being recorded.`,
 	cmd.Flags().StringVar(&opts.TraceID, "from-trace", "", "trace id (or unique prefix) of the recorded run to replay")
 	cmd.Flags().BoolVar(&opts.Observe, "observe", false, "never halt: collect every divergence, serving recorded answers where kind and name agree")
 	cmd.Flags().Int64Var(&opts.UntilSeq, "until-seq", 0, "serve boundaries 0..`N`, then stop the agent and show the pending request at N+1")
+	cmd.Flags().StringVar(&chaos, "chaos", "", "perturb the agent's scheduling with `SEED` (drawn and printed when left out) to catch timing-dependent agents")
+	cmd.Flags().Lookup("chaos").NoOptDefVal = chaosRandom
 	cmd.Flags().StringVar(&opts.Jaeger, "jaeger", "", "fetch the trace from the Jaeger query service at `url` (e.g. http://127.0.0.1:16686) instead of the store")
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read the trace from an OTLP JSON `file` (e.g. written by a Collector's file exporter) instead of the store")
 	cmd.MarkFlagsMutuallyExclusive("jaeger", "from-file")
@@ -158,6 +186,10 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		child.Env = append(child.Env, otelrr.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
 	}
+	if opts.Chaos != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "agentrr: chaos mode, seed %d (replay again with --chaos=%d to perturb the same way)\n", *opts.Chaos, *opts.Chaos)
+		child.Env = append(child.Env, otelrr.EnvReplayChaos+"="+strconv.FormatUint(*opts.Chaos, 10))
+	}
 	report, runErr, err := RunChild(ctx, child)
 	if err != nil {
 		return err
@@ -169,6 +201,22 @@ func Run(ctx context.Context, opts *Options) error {
 		fmt.Fprintln(opts.IO.Out)
 	}
 	return Conclude(opts.IO, report, runErr, opts.JSON)
+}
+
+// chaosRandom is the value of a bare --chaos: draw a seed.
+const chaosRandom = "random"
+
+// ParseChaos parses the value of --chaos: a seed, or chaosRandom for a
+// seed drawn now.
+func ParseChaos(v string) (uint64, error) {
+	if v == chaosRandom {
+		return rand.Uint64N(1 << 32), nil // short enough to type back
+	}
+	seed, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, cmdutil.FlagError("--chaos=%q: want a seed (an unsigned integer), or --chaos alone to draw one", v)
+	}
+	return seed, nil
 }
 
 // Child is one replay of a recording by an agent process.

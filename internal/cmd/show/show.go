@@ -34,9 +34,16 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Show a run's timeline of boundaries",
 		Long: `Show one run: a header (run id, name, service, start, status, the run it
 replays and the replay's verdict, the agent's build identity) and its
-timeline, one row per boundary: seq, kind, name (model, tool, operation),
-duration, short signature, status (ok, error, diverged) and token usage
-(input/output) where the model reported it.
+timeline, one row per boundary in the order they completed: seq, kind, name
+(model, tool, operation), duration, short signature, status (ok, error,
+diverged) and token usage (input/output) where the model reported it.
+
+A run with branches (otelrr.Branch, otelrr.Go: parallel tool calls and the
+like) shows a BRANCH column: the branch's path and the boundary's index in
+its branch ("search[0]", "search/fetch[1]"; the run's root branch is
+"(root)"), and TOKENS for the token usage. Replay matches boundaries by branch and index; seq is the order
+they completed in. Boundaries of one branch that were in flight at once
+(goroutines sharing a context) have "concurrent" in their status.
 
 Long names are cut with "…"; agentrr inspect <trace-id> --seq N shows one
 boundary in full. A truncated run shows the prefix that was stored; a
@@ -81,20 +88,27 @@ type Build struct {
 
 // Boundary is one row of the timeline.
 type Boundary struct {
-	Seq          int64         `json:"seq"`
-	Kind         boundary.Kind `json:"kind"`
-	Name         string        `json:"name"`
-	SpanName     string        `json:"span_name"`
-	SpanID       string        `json:"span_id"`
-	Start        time.Time     `json:"start"`
-	End          time.Time     `json:"end"`
-	DurationNS   int64         `json:"duration_ns"`
-	Signature    string        `json:"signature"`
-	Status       string        `json:"status"`
-	Error        string        `json:"error,omitempty"`
-	Divergence   string        `json:"divergence,omitempty"`
-	InputTokens  *int64        `json:"input_tokens,omitempty"`
-	OutputTokens *int64        `json:"output_tokens,omitempty"`
+	Seq int64 `json:"seq"`
+	// Branch is the path of the boundary's branch ("" for the root), Index
+	// its position in the branch.
+	Branch string `json:"branch,omitempty"`
+	Index  int64  `json:"index"`
+	// ConcurrencyGroup is not 0 for boundaries that were in flight at once
+	// with others of their branch: they share the number.
+	ConcurrencyGroup int64         `json:"concurrency_group,omitempty"`
+	Kind             boundary.Kind `json:"kind"`
+	Name             string        `json:"name"`
+	SpanName         string        `json:"span_name"`
+	SpanID           string        `json:"span_id"`
+	Start            time.Time     `json:"start"`
+	End              time.Time     `json:"end"`
+	DurationNS       int64         `json:"duration_ns"`
+	Signature        string        `json:"signature"`
+	Status           string        `json:"status"`
+	Error            string        `json:"error,omitempty"`
+	Divergence       string        `json:"divergence,omitempty"`
+	InputTokens      *int64        `json:"input_tokens,omitempty"`
+	OutputTokens     *int64        `json:"output_tokens,omitempty"`
 }
 
 // NewOutput builds the show document of run.
@@ -103,7 +117,8 @@ func NewOutput(run *spanlog.Run) *Output {
 	for i := range run.Records {
 		r := &run.Records[i]
 		b := Boundary{
-			Seq: r.Seq, Kind: r.Kind, Name: r.Name, SpanName: r.SpanName, SpanID: r.SpanID.String(),
+			Seq: r.Seq, Branch: r.Branch, Index: r.Index, ConcurrencyGroup: r.Group,
+			Kind: r.Kind, Name: r.Name, SpanName: r.SpanName, SpanID: r.SpanID.String(),
 			Start: r.Start, End: r.End, DurationNS: int64(r.End.Sub(r.Start)),
 			Signature: r.Signature, Status: cmdutil.BoundaryStatus(r), Error: r.Error, Divergence: r.Divergence,
 		}
@@ -173,6 +188,9 @@ func (o *Output) WriteText(w io.Writer) error {
 	case spanlog.StatusTruncated:
 		if n > 0 {
 			note = fmt.Sprintf("the run is truncated: a whole prefix of it, safe to replay up to seq %d", n-1)
+			if o.branched() {
+				note += "; each branch holds a whole prefix of itself"
+			}
 		}
 	case spanlog.StatusDamaged:
 		note = fmt.Sprintf("the run is damaged at seq %d: that boundary and later ones cannot be read", n)
@@ -235,6 +253,13 @@ func (o *Output) header() []cmdutil.Field {
 		)
 	}
 	count := cmdutil.Plural(len(o.Boundaries), "boundary", "boundaries")
+	if o.branched() {
+		seen := map[string]bool{}
+		for _, b := range o.Boundaries {
+			seen[b.Branch] = true
+		}
+		count += " on " + cmdutil.Plural(len(seen), "branch", "branches")
+	}
 	var in, out int64
 	var seen bool
 	for _, b := range o.Boundaries {
@@ -253,26 +278,61 @@ func (o *Output) header() []cmdutil.Field {
 
 var tableHeader = []string{"SEQ", "KIND", "NAME", "DURATION", "SIGNATURE", "STATUS", "TOKENS IN/OUT"}
 
-const nameColumn = 2
+// branchHeader is the header of a run with branches.
+var branchHeader = []string{"SEQ", "BRANCH", "KIND", "NAME", "DURATION", "SIGNATURE", "STATUS", "TOKENS"}
+
+// minBranchWidth is the least width of the BRANCH column.
+const minBranchWidth = 12
 
 // minNameWidth is the least width of the NAME column.
 const minNameWidth = 8
 
+// branched reports whether the run has boundaries off its root branch.
+func (o *Output) branched() bool {
+	for _, b := range o.Boundaries {
+		if b.Branch != boundary.RootBranch {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *Output) writeTable(w io.Writer) error {
+	header, nameColumn := tableHeader, 2
+	branched := o.branched()
+	if branched {
+		header, nameColumn = branchHeader, 3
+	}
 	rows := make([][]string, len(o.Boundaries))
 	for i, b := range o.Boundaries {
-		rows[i] = []string{
-			fmt.Sprint(b.Seq),
+		status := b.Status
+		if b.ConcurrencyGroup != 0 {
+			status += fmt.Sprintf(", concurrent (group %d)", b.ConcurrencyGroup)
+		}
+		row := []string{fmt.Sprint(b.Seq)}
+		if branched {
+			row = append(row, branchCell(b.Branch, b.Index))
+		}
+		rows[i] = append(row,
 			string(b.Kind),
 			b.Name,
 			cmdutil.Duration(time.Duration(b.DurationNS)),
 			boundary.ShortSignature(b.Signature),
-			b.Status,
+			status,
 			tokens(b),
-		}
+		)
 	}
-	cmdutil.FitColumn(tableHeader, rows, nameColumn, minNameWidth)
-	return tableprinter.Render(w, tableHeader, rows)
+	cmdutil.FitColumn(header, rows, nameColumn, minNameWidth)
+	if branched {
+		cmdutil.FitColumn(header, rows, 1, minBranchWidth)
+	}
+	return tableprinter.Render(w, header, rows)
+}
+
+// branchCell is a boundary's branch and index for the timeline:
+// "search[0]", "search/fetch[1]", "(root)[2]".
+func branchCell(branch string, index int64) string {
+	return boundary.Position(boundary.BranchLabel(branch), index)
 }
 
 func tokens(b Boundary) string {

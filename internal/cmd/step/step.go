@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/otelrr"
@@ -279,12 +280,21 @@ const payloadLines = 12
 // and whether it matches the recording, what differs when it does not,
 // then the agent's request and the recorded response.
 func writeStep(b *bytes.Buffer, st *replayer.Step) {
-	fmt.Fprintf(b, "\nseq %d of 0..%d  %s %s", st.Seq, st.Total-1, st.Kind, st.Name)
+	where := fmt.Sprintf("seq %d of 0..%d", st.Seq, st.Total-1)
+	if st.Seq < 0 {
+		where = fmt.Sprintf("past the end of the recording (0..%d)", st.Total-1)
+	}
+	if st.Branch != "" {
+		where += ", branch " + boundary.Position(st.Branch, st.Index)
+	}
+	fmt.Fprintf(b, "\n%s  %s %s", where, st.Kind, st.Name)
 	switch d := st.Divergence; {
 	case d == nil:
 		b.WriteString("  (matches the recording)\n")
 	case d.Reason == analyze.ReasonExtra || d.Reason == analyze.ReasonTruncated:
 		b.WriteString("  (DIVERGES: past the end of the recording)\n")
+	case d.Reason == analyze.ReasonConcurrent || d.Reason == analyze.ReasonAmbiguous:
+		fmt.Fprintf(b, "  (DIVERGES: %s: %s)\n", d.Reason, d.Note)
 	case d.Reason == analyze.ReasonKind:
 		fmt.Fprintf(b, "  (DIVERGES: the recording has %s %s here)\n", d.ExpectedKind, d.ExpectedName)
 	default:
@@ -308,7 +318,7 @@ func writeStep(b *bytes.Buffer, st *replayer.Step) {
 			cut = writePayload(b, "recorded response", r.Response) || cut
 		}
 	}
-	if cut {
+	if cut && st.Seq >= 0 {
 		fmt.Fprintf(b, "(cut to fit: agentrr inspect %s --seq %d shows it whole)\n", st.Recording, st.Seq)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/tableprinter"
 	"github.com/agentrr/agentrr/spanlog"
@@ -135,10 +136,27 @@ func Verify(store *spanlog.Store, traceID string) Result {
 		if res.Boundaries > 0 {
 			res.Reason += fmt.Sprintf("; safe to replay up to seq %d", res.Boundaries-1)
 		}
+		if boundary.Branched(run.Records) {
+			res.Reason += "; " + branchPrefixes(run.Records)
+		}
 	default:
 		res.Verdict = VerdictDamaged
 	}
 	return res
+}
+
+// branchPrefixes says what a truncated run holds of each of its branches:
+// a whole prefix of each, cut where the recorder was killed.
+func branchPrefixes(recs []boundary.Record) string {
+	byBranch, _ := boundary.BranchIndex(recs) // whole: the run is not damaged
+	branches := boundary.SortedBranches(byBranch)
+	parts := make([]string, 0, len(branches))
+	for _, b := range branches {
+		rs := byBranch[b]
+		parts = append(parts, fmt.Sprintf("%s 0..%d", boundary.BranchLabel(b), len(rs)-1))
+	}
+	return fmt.Sprintf("each of its %d branches holds a whole prefix of itself, cut where the recorder stopped (what each branch would have done next is unknown): %s",
+		len(branches), strings.Join(parts, ", "))
 }
 
 func newest(r Result) int64 {

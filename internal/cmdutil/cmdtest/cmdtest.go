@@ -166,6 +166,9 @@ type Boundary struct {
 	// Corrupt stores a wrong payload hash: the run reads back damaged at
 	// this boundary.
 	Corrupt bool
+	// Branch is the path of the branch that made the boundary ("" for the
+	// run's root branch).
+	Branch string
 }
 
 // SampleBoundaries returns n boundaries of assorted kinds.
@@ -216,7 +219,7 @@ func StartRecording(s *spanlog.Store, meta spanlog.RunMeta, bs []Boundary) (*spa
 		return nil, err
 	}
 	for _, b := range bs {
-		_, err := w.Append(func(seq int64) ([]byte, error) { return encode(trace, meta.Start, seq, b) })
+		_, err := w.AppendBranch(b.Branch, func(pos spanlog.Pos) ([]byte, error) { return encode(trace, meta.Start, pos, b) })
 		if err != nil {
 			w.Close()
 			return nil, err
@@ -225,7 +228,8 @@ func StartRecording(s *spanlog.Store, meta spanlog.RunMeta, bs []Boundary) (*spa
 	return w, nil
 }
 
-func encode(trace [16]byte, start time.Time, seq int64, b Boundary) ([]byte, error) {
+func encode(trace [16]byte, start time.Time, pos spanlog.Pos, b Boundary) ([]byte, error) {
+	seq := pos.Seq
 	req, err := boundary.Canonical(b.Request)
 	if err != nil {
 		return nil, err
@@ -247,6 +251,10 @@ func encode(trace [16]byte, start time.Time, seq int64, b Boundary) ([]byte, err
 	a := sp.Attributes()
 	a.PutStr(boundary.AttrKind, string(b.Kind))
 	a.PutInt(boundary.AttrSeq, seq)
+	a.PutInt(boundary.AttrBranchIndex, pos.Index)
+	if b.Branch != "" {
+		a.PutStr(boundary.AttrBranch, b.Branch)
+	}
 	a.PutStr(boundary.AttrName, b.Name)
 	a.PutStr(boundary.AttrRequest, string(req))
 	a.PutInt(boundary.AttrRequestLength, int64(len(req)))
