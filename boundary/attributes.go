@@ -30,6 +30,13 @@ const (
 	AttrResponse = "agentrr.response"
 	// AttrError is the error text when the call failed.
 	AttrError = "agentrr.error"
+	// AttrErrorIs names the sentinel errors a failed call's error matched
+	// (errors.Is) when it was recorded, so that replay returns an error
+	// matching the same ones; AttrErrorTimeout is true when it was a
+	// timeout. A failed boundary recorded by this version always carries
+	// AttrErrorIs, empty when the error matched nothing.
+	AttrErrorIs      = "agentrr.error.is"
+	AttrErrorTimeout = "agentrr.error.timeout"
 	// AttrSignature is the hex SHA-256 of kind, name and canonical request.
 	AttrSignature = "agentrr.signature"
 	// AttrPayloadHash is the hex SHA-256 over request, response and error, so
@@ -44,20 +51,6 @@ const (
 	// whole (for example a payload cut by span limits). Such a boundary is never
 	// replayed.
 	AttrDamage = "agentrr.damage"
-
-	// AttrRun marks the run root span; its value is the run name.
-	AttrRun = "agentrr.run"
-	// AttrReplayOf is set on the root span of a replayed run: the trace id of
-	// the recording it replays.
-	AttrReplayOf = "agentrr.replay_of"
-	// AttrReplayMode is strict or observe, on the root span of a replayed run.
-	AttrReplayMode = "agentrr.replay.mode"
-	// AttrReplayVerdict is faithful or diverged, on the root span of a replayed run.
-	AttrReplayVerdict = "agentrr.replay.verdict"
-	// AttrDivergence is set on a replayed boundary span that diverged: the reason.
-	AttrDivergence = "agentrr.divergence"
-	// AttrBoundaries is the number of boundaries of the run, on the root span.
-	AttrBoundaries = "agentrr.boundaries"
 )
 
 // OpenTelemetry GenAI semantic-convention attribute keys set on llm and tool

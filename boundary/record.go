@@ -33,6 +33,12 @@ type Record struct {
 	Response  []byte // canonical JSON; nil when the call failed
 	Failed    bool   // the call returned an error, whose text is Error
 	Error     string
+	// ErrorIs names the sentinels the error matched, ErrorTimeout says it
+	// was a timeout; ErrorClassified is false for a failure recorded
+	// before errors were classified (no AttrErrorIs).
+	ErrorIs         []string
+	ErrorTimeout    bool
+	ErrorClassified bool
 	Signature string
 
 	PayloadHash    string
@@ -122,6 +128,17 @@ func FromSpan(span ptrace.Span) (Record, error) {
 	if v, ok := attrs.Get(AttrError); ok {
 		r.Failed = true
 		r.Error = v.AsString()
+	}
+	if v, ok := attrs.Get(AttrErrorIs); ok {
+		r.ErrorClassified = true
+		if v.Type() == pcommon.ValueTypeSlice {
+			for _, n := range v.Slice().All() {
+				r.ErrorIs = append(r.ErrorIs, n.AsString())
+			}
+		}
+	}
+	if v, ok := attrs.Get(AttrErrorTimeout); ok && v.Type() == pcommon.ValueTypeBool {
+		r.ErrorTimeout = v.Bool()
 	}
 	r.Signature = str(attrs, AttrSignature)
 	r.PayloadHash = str(attrs, AttrPayloadHash)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/recording"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -50,17 +51,15 @@ func BenchmarkOnEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := exporter.NewProcessor()
+	p := exporter.NewProcessor(store)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(p))
 	defer tp.Shutdown(context.Background())
 	tr := tp.Tracer("bench")
-	ctx, root := tr.Start(context.Background(), "run")
-	id := root.SpanContext().TraceID()
-	w, err := store.CreateRun(spanlog.RunMeta{TraceID: id.String(), Name: "bench", Start: time.Now().UTC()})
+	ctx, root := tr.Start(context.Background(), "run", trace.WithAttributes(boundary.RunStartAttributes("bench", "", "")...))
+	run, err := recording.Claim(root.SpanContext().SpanID())
 	if err != nil {
 		b.Fatal(err)
 	}
-	run := p.Attach(id, w)
 	attrs := benchAttrs()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -71,8 +70,9 @@ func BenchmarkOnEnd(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	p.Detach(id)
-	if err := w.Finish(spanlog.RunEnd{End: time.Now().UTC()}); err != nil {
+	root.SetAttributes(boundary.RunEndAttributes(boundary.RunEnd{Boundaries: run.W.Next()})...)
+	root.End()
+	if err, _ := run.EndResult(); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -4,32 +4,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
-	"sync/atomic"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/recording"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
-// Processor is the durable span processor. Boundary spans of an attached run
-// are written to the run's spanlog in OnEnd, synced, before OnEnd returns.
-// Other spans pass through untouched (other processors registered on the
-// provider, such as an OTLP forwarder, still see them).
+// Processor is the durable span processor: register it on a tracer
+// provider (sdktrace.WithSpanProcessor), first, and it records every run
+// started on that provider into its store.
 //
-// Unlike the SDK's simple span processor, Processor holds no lock across the
-// write, so boundaries ended concurrently share fsyncs.
+//   - When a run's root span starts (a span carrying agentrr.run, as
+//     otelrr's StartRun makes), OnStart creates the run in the store and
+//     writes its header with a synced write.
+//   - When a boundary span of a run ends, OnEnd encodes it as OTLP
+//     protobuf and commits it with a synced write, on the goroutine that
+//     ended the span, before span.End returns. otelrr's helpers give each
+//     boundary its place (agentrr.seq, agentrr.branch.index) before its
+//     span ends, so the span every processor and exporter sees carries it.
+//   - When the root span ends, OnEnd writes the run's end record, synced.
+//
+// Other spans pass through untouched: processors registered after this one
+// (a batch processor exporting to an OTLP backend) see every span, boundary
+// spans after they are durable. Unlike the SDK's simple span processor,
+// Processor holds no lock across a write, so boundaries ended concurrently
+// share fsyncs.
 type Processor struct {
-	mu   sync.RWMutex
-	runs map[trace.TraceID]*Run
+	store *spanlog.Store
 
-	// fwd, when set, gets a copy of every span: boundary spans of attached
-	// runs after their synced write, with their seq (see SetForwarder).
-	fwd *Forwarder
+	mu   sync.RWMutex
+	runs map[string]*recording.Run // by run id
+	// live maps trace ids to the runs recorded in them, for boundary spans
+	// that do not name their run.
+	live map[trace.TraceID][]*recording.Run
 
 	// valueLimit is the provider's attribute value length limit (-1: none).
 	// With a limit, any string attribute may have been cut, so every
@@ -51,125 +66,160 @@ func WithAttributeValueLengthLimit(n int) ProcessorOption {
 	return func(p *Processor) { p.valueLimit = n }
 }
 
-// NewProcessor returns a Processor with no runs attached.
-func NewProcessor(opts ...ProcessorOption) *Processor {
-	p := &Processor{runs: make(map[trace.TraceID]*Run), valueLimit: 0}
+// NewProcessor returns a Processor recording into store.
+func NewProcessor(store *spanlog.Store, opts ...ProcessorOption) *Processor {
+	p := &Processor{store: store, runs: make(map[string]*recording.Run), live: make(map[trace.TraceID][]*recording.Run)}
 	for _, o := range opts {
 		o(p)
 	}
 	return p
 }
 
-// Result is the outcome of committing one boundary span.
-type Result struct {
-	// Seq is the boundary's position in its run, Index in its branch.
-	Seq   int64
-	Index int64
-	// Err is non-nil when the boundary is not durably and wholly stored.
-	Err error
-}
+// Store returns the store the processor records into.
+func (p *Processor) Store() *spanlog.Store { return p.store }
 
-// Run is one run attached to the processor: its boundary spans go to W.
-type Run struct {
-	w *spanlog.RunWriter
-	// replayed is true for the run a replay records: its boundaries'
-	// overlaps are not the agent author's to fix, and are not warned about.
-	replayed bool
-
-	mu       sync.Mutex
-	results  map[trace.SpanID]Result
-	detached atomic.Bool
-
-	// Boundaries in flight, by span and by branch (see flight.go).
-	flights                        map[trace.SpanID]*flight
-	branches                       map[string]*branchFlights
-	groups                         int64
-	warnedOverlap, warnedAmbiguous bool
-}
-
-// Attach routes the boundary spans of trace id to w until Detach.
-func (p *Processor) Attach(id trace.TraceID, w *spanlog.RunWriter) *Run {
-	r := &Run{
-		w:        w,
-		replayed: w.Replayed(),
-		results:  make(map[trace.SpanID]Result),
-		flights:  make(map[trace.SpanID]*flight),
-		branches: make(map[string]*branchFlights),
-	}
-	p.mu.Lock()
-	p.runs[id] = r
-	p.mu.Unlock()
-	return r
-}
-
-// Detach stops routing spans of trace id.
-func (p *Processor) Detach(id trace.TraceID) {
-	p.mu.Lock()
-	if r := p.runs[id]; r != nil {
-		r.detached.Store(true)
-	}
-	delete(p.runs, id)
-	p.mu.Unlock()
-}
-
-// Attached reports whether the run's boundaries are still being recorded:
-// false once the run was detached (ended) or the processor shut down. A
-// boundary helper checks it before running the real call, so that no side
-// effect happens that cannot be recorded.
-func (r *Run) Attached() bool { return !r.detached.Load() }
-
-// Take returns, and forgets, the commit result of the boundary span id. ok
-// is false when the span never reached OnEnd (it was not sampled, or it
-// ended after the provider shut down): that boundary is not recorded.
-func (r *Run) Take(id trace.SpanID) (res Result, ok bool) {
-	r.mu.Lock()
-	res, ok = r.results[id]
-	delete(r.results, id)
-	r.mu.Unlock()
-	return res, ok
-}
-
-// OnStart does nothing: a boundary is written when it ends, whole.
-func (p *Processor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd writes s to its run's store if it is a boundary span of an attached
-// run, with a synced write, and records the outcome for Run.Take.
-func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !isBoundary(s) {
-		p.fwd.Forward(s)
+// OnStart creates the run of a run root span. The outcome goes to otelrr's
+// StartRun through the run registry (internal/recording).
+func (p *Processor) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
+	if !isRunRoot(s) {
 		return
 	}
 	sc := s.SpanContext()
-	p.mu.RLock()
-	r := p.runs[sc.TraceID()]
-	p.mu.RUnlock()
-	if r == nil {
-		p.fwd.Forward(s)
+	r, err := p.startRun(ctx, s)
+	recording.Register(sc.SpanID(), r, err)
+}
+
+func (p *Processor) startRun(ctx context.Context, s sdktrace.ReadWriteSpan) (*recording.Run, error) {
+	sc := s.SpanContext()
+	meta, _, err := boundary.ParseRootSpan(rootSpan(s), resourceOf(s))
+	if err != nil {
+		return nil, err
+	}
+	meta.PID = os.Getpid()
+	store := p.store
+	if st := recording.StoreFrom(ctx); st != nil {
+		store = st
+	}
+	w, err := store.CreateRun(meta)
+	if errors.Is(err, spanlog.ErrRunExists) && s.Parent().IsValid() {
+		// The trace is shared with another run (two agents in one request):
+		// this run gets an id of its own, and says so on its spans.
+		meta.Trace = meta.TraceID
+		meta.TraceID = boundary.RunID(sc.TraceID(), sc.SpanID(), true)
+		s.SetAttributes(attribute.String(boundary.AttrRunID, meta.TraceID))
+		w, err = store.CreateRun(meta)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := recording.New(meta.TraceID, sc.TraceID(), sc.SpanID(), meta, w, p)
+	p.mu.Lock()
+	p.runs[meta.TraceID] = r
+	p.live[sc.TraceID()] = append(p.live[sc.TraceID()], r)
+	p.mu.Unlock()
+	return r, nil
+}
+
+// OnEnd writes a boundary span of a run, or the end record of a run whose
+// root span ended.
+func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
+	sc := s.SpanContext()
+	if isRunRoot(s) {
+		p.endRun(s)
+		return
+	}
+	if !isBoundary(s) {
 		return
 	}
 	b := readBoundary(s, p.valueLimit >= 0)
+	r := p.runOf(sc.TraceID(), b.runID)
+	if r == nil {
+		return
+	}
+	pos, placed, abandoned := r.Placed(sc.SpanID())
+	if abandoned {
+		return
+	}
 	var extra []attribute.KeyValue
-	pos, err := r.w.AppendBranch(b.branch, func(pos spanlog.Pos) ([]byte, error) {
-		extra = append(extra[:0], attribute.Int64(boundary.AttrSeq, pos.Seq), attribute.Int64(boundary.AttrBranchIndex, pos.Index))
-		if kv, ok := r.landed(sc.SpanID(), b.sig, b.hash); ok {
-			extra = append(extra, kv)
+	if b.damage != "" {
+		extra = append(extra, attribute.String(boundary.AttrDamage, b.damage))
+	}
+	var err error
+	if placed {
+		var val []byte
+		if val, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(Traces(s, extra...)); err != nil {
+			err = fmt.Errorf("encode boundary seq %d: %w", pos.Seq, err)
+			r.W.Fail(err) // its place can never be filled
+		} else {
+			err = r.W.Commit(pos, val)
 		}
-		if b.damage != "" {
-			extra = append(extra, attribute.String(boundary.AttrDamage, b.damage))
-		}
-		return (&ptrace.ProtoMarshaler{}).MarshalTraces(Traces(s, extra...))
-	})
-	if err != nil {
-		// Not written: forget the span's flight, if it was never encoded.
-		r.landed(sc.SpanID(), "", "")
+	} else {
+		// A boundary span made without otelrr's helpers: placed as it
+		// ends, its place in the stored copy only.
+		pos, err = r.W.AppendBranch(b.branch, func(pos spanlog.Pos) ([]byte, error) {
+			more := append([]attribute.KeyValue{attribute.Int64(boundary.AttrSeq, pos.Seq), attribute.Int64(boundary.AttrBranchIndex, pos.Index)}, extra...)
+			return (&ptrace.ProtoMarshaler{}).MarshalTraces(Traces(s, more...))
+		})
 	}
 	if err == nil && b.damage != "" {
 		err = &PayloadCutError{Seq: pos.Seq, Reason: b.damage}
 	}
-	r.mu.Lock()
-	r.results[sc.SpanID()] = Result{Seq: pos.Seq, Index: pos.Index, Err: err}
-	r.mu.Unlock()
-	p.forwardBoundary(s, extra, b.damage, err)
+	r.Done(sc.SpanID(), recording.Result{Pos: pos, Err: err})
+}
+
+// runOf returns the run a boundary span of trace tid belongs to: the one
+// runID names, else the trace's only run.
+func (p *Processor) runOf(tid trace.TraceID, runID string) *recording.Run {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if runID != "" {
+		return p.runs[runID]
+	}
+	for _, r := range p.live[tid] {
+		if r.Meta.Trace == "" {
+			return r
+		}
+	}
+	return nil
+}
+
+// endRun writes the end record of the run whose root span s ended.
+func (p *Processor) endRun(s sdktrace.ReadOnlySpan) {
+	r := p.detach(s.SpanContext().TraceID(), s.SpanContext().SpanID())
+	if r == nil {
+		return
+	}
+	_, end, err := boundary.ParseRootSpan(rootSpan(s), resourceOf(s))
+	if err == nil && end == nil {
+		err = fmt.Errorf("the root span of run %s ended without %s: the run is left truncated", r.ID, boundary.AttrBoundaries)
+		r.W.Close()
+	} else if err == nil {
+		err = r.W.Finish(*end)
+	} else {
+		r.W.Close()
+	}
+	r.SetEnd(err)
+}
+
+// detach stops routing spans to the run whose root span is root.
+func (p *Processor) detach(tid trace.TraceID, root trace.SpanID) *recording.Run {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	runs := p.live[tid]
+	for i, r := range runs {
+		if r.Root != root {
+			continue
+		}
+		r.MarkEnded()
+		delete(p.runs, r.ID)
+		if runs = append(runs[:i:i], runs[i+1:]...); len(runs) == 0 {
+			delete(p.live, tid)
+		} else {
+			p.live[tid] = runs
+		}
+		return r
+	}
+	return nil
 }
 
 // PayloadCutError is returned for a boundary whose payload span limits cut
@@ -189,6 +239,36 @@ var ErrPayloadCut = errors.New("boundary payload cut by span limits")
 
 func (e *PayloadCutError) Is(target error) bool { return target == ErrPayloadCut }
 
+// isRunRoot reports whether s is a run root span.
+func isRunRoot(s sdktrace.ReadOnlySpan) bool {
+	root := false
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case boundary.AttrKind:
+			return false
+		case boundary.AttrRun:
+			root = true
+		}
+	}
+	return root
+}
+
+// rootSpan is s as a pdata span, for boundary.ParseRootSpan.
+func rootSpan(s sdktrace.ReadOnlySpan) ptrace.Span {
+	return Traces(s).ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+}
+
+// resourceOf is the resource of s as pdata.
+func resourceOf(s sdktrace.ReadOnlySpan) pcommon.Resource {
+	res := pcommon.NewResource()
+	if r := s.Resource(); r != nil {
+		for _, kv := range r.Attributes() {
+			putAttr(res.Attributes(), kv)
+		}
+	}
+	return res
+}
+
 func isBoundary(s sdktrace.ReadOnlySpan) bool {
 	for _, kv := range s.Attributes() {
 		if kv.Key == boundary.AttrKind {
@@ -200,7 +280,7 @@ func isBoundary(s sdktrace.ReadOnlySpan) bool {
 
 // spanBoundary is what the processor reads off a boundary span.
 type spanBoundary struct {
-	branch, sig, hash string
+	branch, runID, sig, hash string
 	// damage says what span limits took from the span, or "".
 	damage string
 }
@@ -213,6 +293,8 @@ func readBoundary(s sdktrace.ReadOnlySpan, mayBeCut bool) spanBoundary {
 		switch kv.Key {
 		case boundary.AttrBranch:
 			b.branch = kv.Value.AsString()
+		case boundary.AttrRunID:
+			b.runID = kv.Value.AsString()
 		case boundary.AttrSignature:
 			b.sig = kv.Value.AsString()
 		case boundary.AttrPayloadHash:
@@ -284,23 +366,22 @@ func damageOf(s sdktrace.ReadOnlySpan, mayBeCut bool) string {
 	return ""
 }
 
-// Shutdown closes the writers of runs still attached (their agents never
-// ended them): they read back as truncated. Ended runs are already closed.
-// Then it shuts the forwarder down, if any (bounded wait).
-func (p *Processor) Shutdown(ctx context.Context) error {
+// Shutdown closes the writers of runs still being recorded (their agents
+// never ended them): they read back as truncated. Ended runs are closed
+// already.
+func (p *Processor) Shutdown(context.Context) error {
 	p.mu.Lock()
 	runs := p.runs
-	p.runs = make(map[trace.TraceID]*Run)
+	p.runs = make(map[string]*recording.Run)
+	p.live = make(map[trace.TraceID][]*recording.Run)
 	p.mu.Unlock()
 	var errs []error
 	for _, r := range runs {
-		r.detached.Store(true)
-		errs = append(errs, r.w.Close())
+		r.MarkEnded()
+		errs = append(errs, r.W.Close())
 	}
-	errs = append(errs, p.fwd.Shutdown(ctx))
 	return errors.Join(errs...)
 }
 
-// ForceFlush flushes the forwarder, if any, with a bounded wait. Every
-// boundary is already durable when OnEnd returns.
-func (p *Processor) ForceFlush(ctx context.Context) error { return p.fwd.ForceFlush(ctx) }
+// ForceFlush does nothing: every boundary is durable when OnEnd returns.
+func (p *Processor) ForceFlush(context.Context) error { return nil }

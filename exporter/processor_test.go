@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
@@ -20,11 +19,12 @@ import (
 
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/recording"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
-// setup returns a provider whose durable processor is p, with one run
-// attached: spans started from ctx belong to it.
+// setup is a provider whose durable processor is proc, with one run
+// started: spans started from ctx belong to it.
 type setup struct {
 	store *spanlog.Store
 	proc  *exporter.Processor
@@ -33,7 +33,7 @@ type setup struct {
 	ctx   context.Context
 	root  trace.Span
 	id    string
-	run   *exporter.Run
+	run   *recording.Run
 	w     *spanlog.RunWriter
 }
 
@@ -43,7 +43,11 @@ func newSetup(t *testing.T, limits *sdktrace.SpanLimits, more ...sdktrace.SpanPr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := exporter.NewProcessor()
+	var popts []exporter.ProcessorOption
+	if limits != nil {
+		popts = append(popts, exporter.WithAttributeValueLengthLimit(limits.AttributeValueLengthLimit))
+	}
+	p := exporter.NewProcessor(s, popts...)
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(p)}
 	if limits != nil {
 		opts = append(opts, sdktrace.WithRawSpanLimits(*limits))
@@ -54,13 +58,24 @@ func newSetup(t *testing.T, limits *sdktrace.SpanLimits, more ...sdktrace.SpanPr
 	tp := sdktrace.NewTracerProvider(opts...)
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	tr := tp.Tracer("test")
-	ctx, root := tr.Start(context.Background(), "run")
-	id := root.SpanContext().TraceID()
-	w, err := s.CreateRun(spanlog.RunMeta{TraceID: id.String(), Name: "run", Start: time.Now().UTC()})
+	// A span carrying agentrr.run starts a run: the processor creates it.
+	ctx, root := tr.Start(context.Background(), "run", trace.WithAttributes(boundary.RunStartAttributes("run", "", "")...))
+	run, err := recording.Claim(root.SpanContext().SpanID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &setup{store: s, proc: p, tp: tp, tr: tr, ctx: ctx, root: root, id: id.String(), run: p.Attach(id, w), w: w}
+	return &setup{store: s, proc: p, tp: tp, tr: tr, ctx: ctx, root: root, id: run.ID, run: run, w: run.W}
+}
+
+// finish ends the run: its root span ends, with the attributes of an ended
+// run, and the processor writes the end record.
+func (s *setup) finish(t *testing.T) {
+	t.Helper()
+	s.root.SetAttributes(boundary.RunEndAttributes(boundary.RunEnd{Boundaries: s.w.Next()})...)
+	s.root.End()
+	if err, done := s.run.EndResult(); err != nil || !done {
+		t.Fatalf("end of the run: %v (done %v)", err, done)
+	}
 }
 
 // boundaryAttrs returns the attributes of a whole tool boundary.
@@ -99,7 +114,7 @@ func TestBoundarySpansAreStoredWhenTheyEnd(t *testing.T) {
 
 	for i, id := range ids {
 		res, ok := s.run.Take(id)
-		if !ok || res.Err != nil || res.Seq != int64(i) {
+		if !ok || res.Err != nil || res.Pos.Seq != int64(i) {
 			t.Errorf("Take(span %d) = %+v, %v; want seq %d", i, res, ok, i)
 		}
 		if _, ok := s.run.Take(id); ok {
@@ -110,13 +125,10 @@ func TestBoundarySpansAreStoredWhenTheyEnd(t *testing.T) {
 		t.Errorf("a non-boundary span has a commit result %+v", res)
 	}
 
-	s.proc.Detach(trace.TraceID(mustTrace(t, s.id)))
+	s.finish(t)
 	s.end(s.ctx, "execute_tool echo", boundaryAttrs("echo", `{"i":9}`, `{}`)...)
 	if s.w.Next() != 3 {
-		t.Errorf("a span ended after Detach was stored")
-	}
-	if err := s.w.Finish(spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
+		t.Errorf("a span ended after the run's root span was stored")
 	}
 
 	run, err := s.store.ReadRun(s.id)
@@ -136,18 +148,9 @@ func TestBoundarySpansAreStoredWhenTheyEnd(t *testing.T) {
 	}
 }
 
-func mustTrace(t *testing.T, id string) [16]byte {
-	t.Helper()
-	b, err := spanlog.ParseTraceID(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestSpansOfOtherTracesAreNotStored(t *testing.T) {
 	s := newSetup(t, nil)
-	// A new root: another trace, not attached.
+	// A new root: another trace, not a run.
 	ctx, other := s.tr.Start(context.Background(), "elsewhere")
 	id := s.end(ctx, "execute_tool echo", boundaryAttrs("echo", `{}`, `{}`)...)
 	other.End()
@@ -172,7 +175,7 @@ func TestConcurrentBoundariesGetContiguousSeqs(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				seqs = append(seqs, res.Seq)
+				seqs = append(seqs, res.Pos.Seq)
 				mu.Unlock()
 			}
 		})
@@ -184,7 +187,7 @@ func TestConcurrentBoundariesGetContiguousSeqs(t *testing.T) {
 			t.Fatalf("seqs are not 0..%d: %v", goroutines*each-1, seqs)
 		}
 	}
-	s.w.Finish(spanlog.RunEnd{})
+	s.finish(t)
 	run, err := s.store.ReadRun(s.id)
 	if err != nil || run.Info.Status != spanlog.StatusComplete || len(run.Records) != goroutines*each {
 		t.Fatalf("read back: %v %s (%s) %d records", err, run.Info.Status, run.Info.Reason, len(run.Records))
@@ -212,14 +215,14 @@ func TestPayloadCutBySpanLimits(t *testing.T) {
 		if !errors.Is(res.Err, exporter.ErrPayloadCut) || !errors.As(res.Err, &pc) {
 			t.Fatalf("%s cut: err = %v, want a *PayloadCutError", what, res.Err)
 		}
-		if pc.Seq != res.Seq || !strings.Contains(pc.Reason, what+" cut from "+fmt.Sprint(len(big))+" to 64 bytes") {
+		if pc.Seq != res.Pos.Seq || !strings.Contains(pc.Reason, what+" cut from "+fmt.Sprint(len(big))+" to 64 bytes") {
 			t.Errorf("%s cut: %+v", what, pc)
 		}
 		if !strings.Contains(res.Err.Error(), "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") {
 			t.Errorf("error %q does not say which setting cut it", res.Err)
 		}
 	}
-	s.w.Finish(spanlog.RunEnd{})
+	s.finish(t)
 	run, err := s.store.ReadRun(s.id)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +259,7 @@ func TestErrorTextOrNameCutBySpanLimits(t *testing.T) {
 		t.Run(what, func(t *testing.T) {
 			s := newSetup(t, &l)
 			res, ok := s.run.Take(s.end(s.ctx, "execute_tool", attrs...))
-			s.w.Finish(spanlog.RunEnd{})
+			s.finish(t)
 			run, err := s.store.ReadRun(s.id)
 			if err != nil {
 				t.Fatal(err)
@@ -320,7 +323,9 @@ func TestOtherProcessorsSeeEverySpan(t *testing.T) {
 	if !slices.Equal(names, []string{"execute_tool echo", "agent step"}) {
 		t.Errorf("the next processor saw %v", names)
 	}
-	// The forwarded span does not carry the seq (only the stored copy does).
+	// A boundary span made without otelrr's helpers has no place before it
+	// ends: the stored copy carries the seq it got, the span does not (the
+	// helpers set it on the span, for every processor: see otelrr).
 	for _, kv := range rec.Ended()[0].Attributes() {
 		if kv.Key == boundary.AttrSeq {
 			t.Errorf("forwarded span was modified: has %s", kv.Key)

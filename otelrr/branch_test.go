@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
-
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/otelrr"
@@ -273,9 +271,7 @@ func (h *captureHandler) text() string {
 // as a concurrency group, the recorder says how to fix it, and distinct
 // calls replay exactly, matched among themselves by exact request.
 func TestUnbranchedFanOutOfDistinctCalls(t *testing.T) {
-	h := &captureHandler{}
-	otel.SetErrorHandler(h)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.GetErrorHandler()) })
+	h := captureOTelErrors(t)
 
 	dir := t.TempDir()
 	f := &fanout{items: fanoutItems, share: true}

@@ -10,44 +10,30 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
-)
 
-// Resource attributes naming the agent's build, so a replay can tell whether
-// the code changed since the recording.
-const (
-	AttrBuildModule   = "agentrr.build.module"
-	AttrBuildVersion  = "agentrr.build.version"
-	AttrBuildRevision = "agentrr.build.vcs.revision"
-	AttrBuildModified = "agentrr.build.vcs.modified"
-	AttrBuildGo       = "agentrr.build.go"
-	// AttrBuildExeSHA256 is the hex SHA-256 of the agent's executable file.
-	// It tells builds apart when there is no VCS revision (go test binaries,
-	// builds outside a repository) or the tree was modified. Go builds are
-	// reproducible, so `go run` of the same source gives the same hash even
-	// though it builds a new temporary binary each time.
-	AttrBuildExeSHA256 = "agentrr.build.exe.sha256"
+	"github.com/agentrr/agentrr/boundary"
 )
 
 func buildAttributes() []attribute.KeyValue {
 	var attrs []attribute.KeyValue
 	if sum := exeSHA256(); sum != "" {
-		attrs = append(attrs, attribute.String(AttrBuildExeSHA256, sum))
+		attrs = append(attrs, attribute.String(boundary.AttrBuildExeSHA256, sum))
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return attrs
 	}
 	attrs = append(attrs,
-		attribute.String(AttrBuildModule, bi.Main.Path),
-		attribute.String(AttrBuildVersion, bi.Main.Version),
-		attribute.String(AttrBuildGo, bi.GoVersion),
+		attribute.String(boundary.AttrBuildModule, bi.Main.Path),
+		attribute.String(boundary.AttrBuildVersion, bi.Main.Version),
+		attribute.String(boundary.AttrBuildGo, bi.GoVersion),
 	)
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			attrs = append(attrs, attribute.String(AttrBuildRevision, s.Value))
+			attrs = append(attrs, attribute.String(boundary.AttrBuildRevision, s.Value))
 		case "vcs.modified":
-			attrs = append(attrs, attribute.Bool(AttrBuildModified, s.Value == "true"))
+			attrs = append(attrs, attribute.Bool(boundary.AttrBuildModified, s.Value == "true"))
 		}
 	}
 	return attrs
@@ -83,9 +69,9 @@ type build struct {
 
 func buildOf(res map[string]string) build {
 	return build{
-		revision: res[AttrBuildRevision],
-		modified: res[AttrBuildModified] == "true",
-		exe:      res[AttrBuildExeSHA256],
+		revision: res[boundary.AttrBuildRevision],
+		modified: res[boundary.AttrBuildModified] == "true",
+		exe:      res[boundary.AttrBuildExeSHA256],
 	}
 }
 

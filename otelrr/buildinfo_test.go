@@ -1,6 +1,7 @@
 package otelrr
 
 import (
+	"github.com/agentrr/agentrr/boundary"
 	"strings"
 	"testing"
 )
@@ -15,11 +16,11 @@ func TestCodeChange(t *testing.T) {
 	b := func(rev, modified, exe string) map[string]string {
 		m := map[string]string{}
 		if rev != "" {
-			m[AttrBuildRevision] = rev
-			m[AttrBuildModified] = modified
+			m[boundary.AttrBuildRevision] = rev
+			m[boundary.AttrBuildModified] = modified
 		}
 		if exe != "" {
-			m[AttrBuildExeSHA256] = exe
+			m[boundary.AttrBuildExeSHA256] = exe
 		}
 		return m
 	}
@@ -51,11 +52,11 @@ func TestExecutableHashIsRecorded(t *testing.T) {
 	}
 	found := false
 	for _, kv := range buildAttributes() {
-		if string(kv.Key) == AttrBuildExeSHA256 && kv.Value.AsString() == sum {
+		if string(kv.Key) == boundary.AttrBuildExeSHA256 && kv.Value.AsString() == sum {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("build attributes lack %s", AttrBuildExeSHA256)
+		t.Errorf("build attributes lack %s", boundary.AttrBuildExeSHA256)
 	}
 }

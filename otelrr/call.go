@@ -12,15 +12,8 @@ import (
 
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
 )
-
-// RecordedError is the error a boundary helper returns on replay when the
-// recorded call failed. Its text is the recorded error's text.
-type RecordedError struct {
-	Text string
-}
-
-func (e *RecordedError) Error() string { return e.Text }
 
 // spec describes one boundary call.
 type spec struct {
@@ -40,14 +33,14 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	if run == nil {
 		return zero, ErrNoRun
 	}
-	if !run.commits.Attached() {
+	if run.rr.Ended() {
 		return zero, fmt.Errorf("otelrr: %s %s: %w", sp.kind, sp.name, ErrRunEnded)
 	}
 	reqJSON, err := boundary.Canonical(req)
 	if err != nil {
 		return zero, fmt.Errorf("otelrr: %s %s: request cannot be recorded: %w", sp.kind, sp.name, err)
 	}
-	c := run.begin(ctx, sp, run.tp.redact.JSON(reqJSON))
+	c := run.begin(ctx, sp, run.rec.redact.JSON(reqJSON))
 
 	var (
 		resp     Resp
@@ -64,8 +57,8 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 	default:
 		out, realErr := real(c.ctx)
 		if realErr != nil {
-			callErr = run.tp.redact.err(realErr)
-		} else if respJSON, err = run.tp.redact.canonical(out); err != nil {
+			callErr = run.rec.errs.recorded(realErr, run.rec.redact.Text(realErr.Error()))
+		} else if respJSON, err = run.rec.redact.canonical(out); err != nil {
 			callErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
 		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
 			// Hand the agent what replay will hand it: the decoded record.
@@ -129,7 +122,7 @@ func (r *Run) begin(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall 
 func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 	sig := boundary.Signature(sp.kind, sp.name, reqJSON)
 	br := branchOf(ctx, r).path
-	attrs := make([]attribute.KeyValue, 0, 3+len(sp.attrs))
+	attrs := make([]attribute.KeyValue, 0, 4+len(sp.attrs))
 	attrs = append(attrs,
 		attribute.String(boundary.AttrKind, string(sp.kind)),
 		attribute.String(boundary.AttrName, sp.name))
@@ -137,8 +130,9 @@ func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 		attrs = append(attrs, attribute.String(boundary.AttrBranch, br))
 	}
 	attrs = append(attrs, sp.attrs...)
-	ctx, span := r.tp.tracer.Start(ctx, sp.spanName, trace.WithSpanKind(sp.spanKind), trace.WithAttributes(attrs...))
-	r.commits.Begin(span.SpanContext().SpanID(), br, sp.kind, sp.name)
+	attrs = append(attrs, r.runAttr...)
+	ctx, span := r.tracer.Start(ctx, sp.spanName, trace.WithSpanKind(sp.spanKind), trace.WithAttributes(attrs...))
+	r.rr.Begin(span.SpanContext().SpanID(), br, sp.kind, sp.name)
 	return &boundaryCall{run: r, sp: sp, ctx: ctx, span: span, branch: br, request: reqJSON, sig: sig}
 }
 
@@ -149,7 +143,7 @@ func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 func (c *boundaryCall) release() {
 	if !c.released {
 		c.released = true
-		c.run.commits.Release(c.span.SpanContext().SpanID())
+		c.run.rr.Release(c.span.SpanContext().SpanID())
 	}
 	c.unhold()
 }
@@ -177,7 +171,7 @@ func (c *boundaryCall) match() {
 		}
 		c.replayErr = derr
 	case rec.Failed:
-		c.replayed, c.replayErr = rec, &RecordedError{Text: rec.Error}
+		c.replayed, c.replayErr = rec, c.run.rec.errs.recordedOf(rec)
 	default:
 		c.replayed = rec
 	}
@@ -188,36 +182,66 @@ func (c *boundaryCall) match() {
 
 // finish stores the boundary: with response resp (canonical JSON), or as
 // failed with callErr's text when callErr is not nil. It sets the payload
-// attributes and attrs, ends the span (which commits it with a synced
-// write) and returns the boundary's seq, or an error when the boundary was
-// not stored whole; only then may the answer reach the agent.
+// attributes and attrs, gives the boundary its place in the run (set on
+// the span too), ends the span (which commits it with a synced write) and
+// returns the boundary's seq, or an error when the boundary was not stored
+// whole; only then may the answer reach the agent.
 func (c *boundaryCall) finish(resp []byte, callErr error, attrs ...attribute.KeyValue) (int64, error) {
 	var errText string
 	if callErr != nil {
 		errText, resp = callErr.Error(), nil
+		var re *RecordedError
+		if errors.As(callErr, &re) {
+			attrs = append(attrs, attribute.StringSlice(boundary.AttrErrorIs, append([]string{}, re.Matches...)))
+			if re.IsTimeout {
+				attrs = append(attrs, attribute.Bool(boundary.AttrErrorTimeout, true))
+			}
+		} else {
+			attrs = append(attrs, attribute.StringSlice(boundary.AttrErrorIs, []string{}))
+		}
 	}
-	setPayload(c.span, c.request, resp, callErr != nil, errText, c.sig)
+	hash := setPayload(c.span, c.request, resp, callErr != nil, errText, c.sig)
 	if len(attrs) > 0 {
 		c.span.SetAttributes(attrs...)
 	}
 	if callErr != nil {
 		c.span.SetStatus(codes.Error, errText)
 	}
-	// The replay's flight ends here; the recording's as the write enters
-	// the log, inside End.
+	// The replay's flight ends here; the recording's as the boundary is
+	// given its place.
 	c.unhold()
+	rr, id := c.run.rr, c.span.SpanContext().SpanID()
+	if !c.span.IsRecording() {
+		rr.Forget(id)
+		c.span.End()
+		return 0, fmt.Errorf("otelrr: %s %s was not recorded: its span was not sampled (wrap the tracer provider's sampler with otelrr.Sampler)", c.sp.kind, c.sp.name)
+	}
+	pos, place, err := rr.Reserve(id, c.branch, c.sig, hash)
+	if err != nil {
+		c.span.End()
+		if errors.Is(err, spanlog.ErrRunClosed) {
+			err = ErrRunEnded
+		}
+		return 0, fmt.Errorf("otelrr: %s %s was not recorded: %w", c.sp.kind, c.sp.name, err)
+	}
+	c.span.SetAttributes(place...)
 	c.span.End()
-	res, ok := c.run.commits.Take(c.span.SpanContext().SpanID())
+	res, ok := rr.Take(id)
 	if !ok {
-		return 0, fmt.Errorf("otelrr: %s %s was not recorded: its span never reached the durable processor (was the tracer provider shut down?)", c.sp.kind, c.sp.name)
+		// Its place can never be filled: nothing later may be written.
+		err := fmt.Errorf("boundary seq %d (%s %s) never reached the durable processor", pos.Seq, c.sp.kind, c.sp.name)
+		rr.W.Fail(err)
+		return 0, fmt.Errorf("otelrr: %s %s was not recorded: %w (was the tracer provider shut down?)", c.sp.kind, c.sp.name, err)
 	}
 	if res.Err != nil {
 		return 0, fmt.Errorf("otelrr: %s %s: %w", c.sp.kind, c.sp.name, res.Err)
 	}
-	return res.Seq, nil
+	return res.Pos.Seq, nil
 }
 
-func setPayload(span trace.Span, req, resp []byte, failed bool, errText, sig string) {
+// setPayload sets the payload attributes on span and returns the payload
+// hash.
+func setPayload(span trace.Span, req, resp []byte, failed bool, errText, sig string) string {
 	attrs := make([]attribute.KeyValue, 0, 7)
 	attrs = append(attrs,
 		attribute.String(boundary.AttrRequest, string(req)),
@@ -231,8 +255,10 @@ func setPayload(span trace.Span, req, resp []byte, failed bool, errText, sig str
 			attribute.String(boundary.AttrResponse, string(resp)),
 			attribute.Int(boundary.AttrResponseLength, len(resp)))
 	}
-	attrs = append(attrs, attribute.String(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, errText)))
+	hash := boundary.PayloadHash(req, resp, errText)
+	attrs = append(attrs, attribute.String(boundary.AttrPayloadHash, hash))
 	span.SetAttributes(attrs...)
+	return hash
 }
 
 // UsageReporter is implemented by LLM response types that know their token

@@ -153,52 +153,67 @@ type chargeArgs struct {
 
 var errDeclined = errors.New("card declined")
 
-func TestToolErrorsReplayWithTheSameText(t *testing.T) {
+// A failing tool returns the same error on record and on replay: a
+// *otelrr.RecordedError with the same text, matching (errors.Is) the same
+// sentinels, registered with WithError; an unregistered sentinel matches on
+// neither, so the agent takes the same path on both.
+func TestToolErrorsReplayTheSame(t *testing.T) {
 	dir := t.TempDir()
 	var live atomic.Int64
+	errUnregistered := errors.New("retry later")
 	charge := func(_ context.Context, a chargeArgs) (map[string]string, error) {
 		live.Add(1)
+		if a.Amount > 1000 {
+			return nil, fmt.Errorf("charge %d: %w", a.Amount, errUnregistered)
+		}
 		return nil, fmt.Errorf("charge %d on %s: %w (insufficient funds)", a.Amount, a.Card, errDeclined)
 	}
-	var recorded string
-	id, _ := recordFn(t, dir, func(ctx context.Context, _ *otelrr.TracerProvider) error {
-		res, err := otelrr.Tool(ctx, "charge", chargeArgs{"4242", 300}, charge)
-		if !errors.Is(err, errDeclined) {
-			t.Errorf("record: err = %v, want the tool's own error", err)
+	opts := []otelrr.Option{otelrr.WithError("card_declined", errDeclined)}
+	type seen struct {
+		text                   string
+		declined, unregistered bool
+		recordedErr            bool
+	}
+	agent := func(got *[]seen) func(ctx context.Context, _ *otelrr.TracerProvider) error {
+		return func(ctx context.Context, _ *otelrr.TracerProvider) error {
+			for _, amount := range []int{300, 5000} {
+				res, err := otelrr.Tool(ctx, "charge", chargeArgs{"4242", amount}, charge)
+				if res != nil || err == nil {
+					t.Errorf("charge %d: result %v, error %v", amount, res, err)
+					continue
+				}
+				var re *otelrr.RecordedError
+				*got = append(*got, seen{err.Error(), errors.Is(err, errDeclined), errors.Is(err, errUnregistered), errors.As(err, &re)})
+			}
+			return nil
 		}
-		if res != nil {
-			t.Errorf("record: result %v with the error", res)
-		}
-		recorded = err.Error()
-		return nil
-	})
-	if live.Load() != 1 {
+	}
+	var recorded, replayed []seen
+	id, _ := recordFn(t, dir, agent(&recorded), opts...)
+	if live.Load() != 2 {
 		t.Fatalf("tool ran %d times while recording", live.Load())
 	}
+	want := []seen{
+		{"charge 300 on 4242: card declined (insufficient funds)", true, false, true},
+		{"charge 5000: retry later", false, false, true},
+	}
+	if !slices.Equal(recorded, want) {
+		t.Errorf("recording, the agent saw %+v, want %+v", recorded, want)
+	}
 	run := readRun(t, dir, id)
-	if len(run.Records) != 1 || !run.Records[0].Failed || run.Records[0].Error != recorded || run.Records[0].Response != nil {
-		t.Fatalf("stored %+v, want one failed boundary with error %q", run.Records, recorded)
+	if len(run.Records) != 2 || !run.Records[0].Failed || run.Records[0].Error != want[0].text || !slices.Equal(run.Records[0].ErrorIs, []string{"card_declined"}) {
+		t.Fatalf("stored %+v, want a failed boundary classified card_declined", run.Records[0])
 	}
 
-	rep := replayFn(t, dir, id, func(ctx context.Context, _ *otelrr.TracerProvider) error {
-		res, err := otelrr.Tool(ctx, "charge", chargeArgs{"4242", 300}, charge)
-		var re *otelrr.RecordedError
-		if !errors.As(err, &re) {
-			t.Fatalf("replay: err = %T %v, want *otelrr.RecordedError", err, err)
-		}
-		if err.Error() != recorded || re.Text != recorded {
-			t.Errorf("replay error %q, recorded %q", err.Error(), recorded)
-		}
-		if res != nil {
-			t.Errorf("replay: result %v with the error", res)
-		}
-		return nil
-	}, nil)
+	rep := replayFn(t, dir, id, agent(&replayed), opts)
 	if !rep.Faithful() {
 		t.Errorf("replay diverged: %+v", rep.Divergences)
 	}
-	if live.Load() != 1 {
-		t.Errorf("tool ran during replay")
+	if !slices.Equal(replayed, recorded) {
+		t.Errorf("replaying, the agent saw %+v; recording, %+v", replayed, recorded)
+	}
+	if live.Load() != 2 {
+		t.Errorf("tool ran on replay")
 	}
 }
 

@@ -3,7 +3,6 @@ package otelrr
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/handshake"
 )
 
 // OTLP protocols for ForwardProtocol and OTEL_EXPORTER_OTLP_PROTOCOL.
@@ -40,7 +40,6 @@ type forwardConfig struct {
 	headers      map[string]string
 	exporter     sdktrace.SpanExporter
 	payloadLimit *int
-	warnings     *io.Writer
 	opts         []exporter.ForwarderOption
 }
 
@@ -56,8 +55,9 @@ type ForwardOption func(*forwardConfig)
 // the headers of OTEL_EXPORTER_OTLP_HEADERS.
 //
 // Forwarding never blocks the agent and never affects the durable record
-// (see exporter.Forwarder): a slow or unreachable endpoint costs a
-// rate-limited warning on stderr and the spans it could not take, nothing
+// (see exporter.Forwarder, which is the SDK's batch span processor with
+// payloads cut to size): a slow or unreachable endpoint costs the spans it
+// could not take, reported through otel.Handle (stderr by default), nothing
 // else. Shutdown forwards what is queued, waiting at most 5 s. String
 // attribute values over the payload limit (4 MiB over HTTP, 1 MiB over gRPC,
 // which fit Jaeger's default receiver limits) are cut in the forwarded copy
@@ -71,6 +71,7 @@ func WithForwarding(opts ...ForwardOption) Option {
 			o(fc)
 		}
 		c.forward = fc
+		c.provider("WithForwarding")
 	}
 }
 
@@ -106,14 +107,9 @@ func ForwardPayloadLimit(n int) ForwardOption {
 	return func(c *forwardConfig) { c.payloadLimit = &n }
 }
 
-// ForwardWarnings sends forwarding warnings to w instead of stderr (nil
-// discards them).
-func ForwardWarnings(w io.Writer) ForwardOption {
-	return func(c *forwardConfig) { c.warnings = &w }
-}
-
-// ForwardTuning passes options to the exporter.Forwarder (queue bounds,
-// batch timeout, flush timeout, export size).
+// ForwardTuning passes options to the exporter.Forwarder (payload limit,
+// export size, timeouts, and the SDK batch processor's queue and batch
+// sizes).
 func ForwardTuning(opts ...exporter.ForwarderOption) ForwardOption {
 	return func(c *forwardConfig) { c.opts = append(c.opts, opts...) }
 }
@@ -130,17 +126,20 @@ func forwardFromEnv() *forwardConfig {
 		return nil
 	}
 	fc := &forwardConfig{}
-	if v := strings.TrimSpace(os.Getenv(EnvForwardPayloadLimit)); v != "" {
+	if v := strings.TrimSpace(os.Getenv(handshake.EnvForwardPayloadLimit)); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			fc.payloadLimit = &n
 		} else {
-			fmt.Fprintf(os.Stderr, "agentrr: warning: %s=%q is not a number of bytes; using the default payload limit\n", EnvForwardPayloadLimit, v)
+			fmt.Fprintf(os.Stderr, "agentrr: warning: %s=%q is not a number of bytes; using the default payload limit\n", handshake.EnvForwardPayloadLimit, v)
 		}
 	}
 	return fc
 }
 
-// newForwarder builds the forwarder fc describes.
+// newForwarder builds the forwarding span processor fc describes: the
+// SDK's batch span processor (in exporter.Forwarder) in front of an OTLP
+// exporter. The exporters read the rest of the OTEL_EXPORTER_OTLP_*
+// variables themselves.
 func newForwarder(ctx context.Context, fc *forwardConfig) (*exporter.Forwarder, error) {
 	protocol := fc.protocol
 	if protocol == "" {
@@ -206,9 +205,6 @@ func newForwarder(ctx context.Context, fc *forwardConfig) (*exporter.Forwarder, 
 	}
 	if fc.payloadLimit != nil {
 		fopts = append(fopts, exporter.WithPayloadLimit(*fc.payloadLimit))
-	}
-	if fc.warnings != nil {
-		fopts = append(fopts, exporter.WithWarnings(*fc.warnings, 0))
 	}
 	fopts = append(fopts, fc.opts...)
 	return exporter.NewForwarder(exp, fopts...), nil

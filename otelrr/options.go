@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
 )
 
@@ -35,7 +36,15 @@ type config struct {
 	// envErr is a malformed replay setting read by FromEnv; NewTracerProvider
 	// returns it.
 	envErr error
+	// errors holds the WithError sentinels.
+	errors *errorNames
+	// providerOnly names the options given that only NewTracerProvider
+	// takes (NewRecorder refuses them).
+	providerOnly []string
 }
+
+// provider marks an option as one that configures the tracer provider.
+func (c *config) provider(name string) { c.providerOnly = append(c.providerOnly, name) }
 
 // Option configures NewTracerProvider.
 type Option func(*config)
@@ -46,29 +55,37 @@ func WithStore(dir string) Option { return func(c *config) { c.storeDir = dir } 
 
 // WithServiceName sets the service.name resource attribute (by default
 // OTEL_SERVICE_NAME, else the executable's name).
-func WithServiceName(name string) Option { return func(c *config) { c.serviceName = name } }
+func WithServiceName(name string) Option {
+	return func(c *config) { c.serviceName = name; c.provider("WithServiceName") }
+}
 
 // WithResource merges res into the provider's resource.
-func WithResource(res *resource.Resource) Option { return func(c *config) { c.res = res } }
+func WithResource(res *resource.Resource) Option {
+	return func(c *config) { c.res = res; c.provider("WithResource") }
+}
 
 // WithSampler sets the sampler for the agent's own spans. Boundary spans and
 // run root spans are always recorded whatever it decides: a dropped boundary
 // would make replay impossible. The default honours OTEL_TRACES_SAMPLER and
 // is parentbased_always_on.
-func WithSampler(s sdktrace.Sampler) Option { return func(c *config) { c.sampler = s } }
+func WithSampler(s sdktrace.Sampler) Option {
+	return func(c *config) { c.sampler = s; c.provider("WithSampler") }
+}
 
 // WithSpanProcessor registers an additional span processor (for example a
 // batch processor exporting to an OTLP backend). It sees every span; the
 // durable processor runs first.
 func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
-	return func(c *config) { c.processors = append(c.processors, p) }
+	return func(c *config) { c.processors = append(c.processors, p); c.provider("WithSpanProcessor") }
 }
 
 // WithSpanLimits sets the span limits. By default they come from the
 // OTEL_SPAN_* / OTEL_ATTRIBUTE_* environment variables, with no limit on
 // attribute value length. A boundary payload cut by a limit is stored marked
 // damaged, and the helper returns an error wrapping exporter.ErrPayloadCut.
-func WithSpanLimits(l sdktrace.SpanLimits) Option { return func(c *config) { c.limits = &l } }
+func WithSpanLimits(l sdktrace.SpanLimits) Option {
+	return func(c *config) { c.limits = &l; c.provider("WithSpanLimits") }
+}
 
 // WithReplay puts the provider into replay mode: the first run it starts
 // replays the recorded run id (a trace id or unique prefix) from the store.
@@ -85,12 +102,12 @@ func WithReplayReport(path string) Option { return func(c *config) { c.replayRep
 func WithReplayUntil(seq int64) Option { return func(c *config) { c.replayUntil = &seq } }
 
 // WithReplayChaos makes a replaying provider perturb the agent's
-// scheduling with seed (see replayer.WithChaos and EnvReplayChaos).
+// scheduling with seed (see replayer.WithChaos; `agentrr replay --chaos` sets AGENTRR_REPLAY_CHAOS).
 func WithReplayChaos(seed uint64) Option { return func(c *config) { c.replayChaos = &seed } }
 
 // WithReplayStep makes a replaying provider ask `agentrr step`, listening on
 // the unix socket at path, before serving each boundary (see
-// replayer.WithStepper and EnvReplayStep). The socket is dialed at the
+// replayer.WithStepper; `agentrr step` sets AGENTRR_REPLAY_STEP). The socket is dialed at the
 // first boundary; if it cannot be reached the replay stops there.
 func WithReplayStep(path string) Option { return func(c *config) { c.replayStep = path } }
 
@@ -103,7 +120,7 @@ func WithReplayStep(path string) Option { return func(c *config) { c.replayStep 
 // `agentrr replay`. Options after FromEnv override what it read; a malformed
 // value makes NewTracerProvider fail.
 //
-// FromEnv also turns forwarding on (WithForwarding with its defaults) when
+// With NewTracerProvider, FromEnv also turns forwarding on (WithForwarding with its defaults) when
 // the standard OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable is set, unless
 // OTEL_TRACES_EXPORTER=none; OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or
@@ -111,33 +128,33 @@ func WithReplayStep(path string) Option { return func(c *config) { c.replayStep 
 // AGENTRR_FORWARD_PAYLOAD_LIMIT sets the payload limit.
 func FromEnv() Option {
 	return func(c *config) {
-		if id := os.Getenv(EnvReplay); id != "" {
+		if id := os.Getenv(handshake.EnvReplay); id != "" {
 			c.replayID = id
-			c.replayMode = replayer.Mode(os.Getenv(EnvReplayMode))
+			c.replayMode = replayer.Mode(os.Getenv(handshake.EnvReplayMode))
 		}
-		if p := os.Getenv(EnvReplayReport); p != "" {
+		if p := os.Getenv(handshake.EnvReplayReport); p != "" {
 			c.replayReport = p
 		}
-		if v := os.Getenv(EnvReplayUntil); v != "" {
+		if v := os.Getenv(handshake.EnvReplayUntil); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				c.envErr = fmt.Errorf("%s=%q: want a boundary seq (an integer)", EnvReplayUntil, v)
+				c.envErr = fmt.Errorf("%s=%q: want a boundary seq (an integer)", handshake.EnvReplayUntil, v)
 			} else {
 				c.replayUntil = &n
 			}
 		}
-		if p := os.Getenv(EnvReplayStep); p != "" {
+		if p := os.Getenv(handshake.EnvReplayStep); p != "" {
 			c.replayStep = p
 		}
-		if v := os.Getenv(EnvReplayChaos); v != "" {
+		if v := os.Getenv(handshake.EnvReplayChaos); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				c.envErr = fmt.Errorf("%s=%q: want a chaos seed (an unsigned integer)", EnvReplayChaos, v)
+				c.envErr = fmt.Errorf("%s=%q: want a chaos seed (an unsigned integer)", handshake.EnvReplayChaos, v)
 			} else {
 				c.replayChaos = &n
 			}
 		}
-		if p := os.Getenv(EnvReplayFile); p != "" {
+		if p := os.Getenv(handshake.EnvReplayFile); p != "" {
 			c.replayFile = p
 		}
 		if c.forward == nil {

@@ -7,32 +7,26 @@ import (
 	"os"
 	"path/filepath"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/agentrr/agentrr/exporter"
-	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
 // ScopeName is the instrumentation scope of the spans otelrr makes.
 const ScopeName = "github.com/agentrr/agentrr/otelrr"
 
-// TracerProvider is an OpenTelemetry SDK tracer provider wired with
-// agentrr's durable processor. It can be used anywhere a
-// trace.TracerProvider is expected; runs are started with StartRun.
+// TracerProvider is an OpenTelemetry SDK tracer provider wired with a
+// Recorder (first among its span processors), the Sampler that keeps every
+// boundary, and optional forwarding to an OTLP backend: the convenience for
+// a program with no OpenTelemetry setup of its own. It can be used anywhere
+// a trace.TracerProvider is expected; runs are started with StartRun.
 type TracerProvider struct {
 	*sdktrace.TracerProvider
 
-	store   *spanlog.Store
-	proc    *exporter.Processor
-	tracer  trace.Tracer
-	res     *resource.Resource
-	session *replayer.Session // replay from options/env; nil when recording
-	redact  *redactor         // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
+	rec *Recorder
+	res *resource.Resource
 }
 
 // NewTracerProvider returns a provider recording into the store (see
@@ -43,14 +37,14 @@ func NewTracerProvider(ctx context.Context, opts ...Option) (*TracerProvider, er
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.envErr != nil {
-		return nil, fmt.Errorf("otelrr: %w", cfg.envErr)
+	limits := sdktrace.NewSpanLimits()
+	if cfg.limits != nil {
+		limits = *cfg.limits
 	}
-	store, err := spanlog.Open(spanlog.Dir(cfg.storeDir))
+	rec, err := newRecorder(cfg, &limits)
 	if err != nil {
-		return nil, fmt.Errorf("otelrr: %w", err)
+		return nil, err
 	}
-
 	res, err := buildResource(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -61,47 +55,27 @@ func NewTracerProvider(ctx context.Context, opts ...Option) (*TracerProvider, er
 			return nil, fmt.Errorf("otelrr: %w", err)
 		}
 	}
-	limits := sdktrace.NewSpanLimits()
-	if cfg.limits != nil {
-		limits = *cfg.limits
-	}
-
-	tp := &TracerProvider{store: store, proc: exporter.NewProcessor(exporter.WithAttributeValueLengthLimit(limits.AttributeValueLengthLimit)), res: res}
-	if tp.redact, err = newRedactor(cfg.redaction); err != nil {
-		return nil, err
-	}
-	if cfg.replayID != "" {
-		mode, err := replayer.ParseMode(string(cfg.replayMode))
-		if err != nil {
-			return nil, fmt.Errorf("otelrr: %w", err)
-		}
-		rec, err := loadReplay(store, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("otelrr: replay %s: %w", cfg.replayID, err)
-		}
-		tp.session = replayer.NewSession(rec, cfg.sessionOptions(mode)...)
+	popts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(Sampler(sampler)),
+		sdktrace.WithRawSpanLimits(limits),
+		sdktrace.WithSpanProcessor(rec),
 	}
 	if cfg.forward != nil {
 		fwd, err := newForwarder(ctx, cfg.forward)
 		if err != nil {
 			return nil, err
 		}
-		tp.proc.SetForwarder(fwd)
-	}
-
-	popts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(boundarySampler{inner: sampler}),
-		sdktrace.WithRawSpanLimits(limits),
-		sdktrace.WithSpanProcessor(tp.proc),
+		popts = append(popts, sdktrace.WithSpanProcessor(fwd))
 	}
 	for _, p := range cfg.processors {
 		popts = append(popts, sdktrace.WithSpanProcessor(p))
 	}
-	tp.TracerProvider = sdktrace.NewTracerProvider(popts...)
-	tp.tracer = tp.Tracer(ScopeName)
-	return tp, nil
+	return &TracerProvider{TracerProvider: sdktrace.NewTracerProvider(popts...), rec: rec, res: res}, nil
 }
+
+// Recorder returns the provider's Recorder.
+func (tp *TracerProvider) Recorder() *Recorder { return tp.rec }
 
 func buildResource(ctx context.Context, cfg config) (*resource.Resource, error) {
 	attrs := buildAttributes()
@@ -142,21 +116,8 @@ func buildResource(ctx context.Context, cfg config) (*resource.Resource, error) 
 }
 
 // Store returns the store the provider records into.
-func (tp *TracerProvider) Store() *spanlog.Store { return tp.store }
+func (tp *TracerProvider) Store() *spanlog.Store { return tp.rec.Store() }
 
 // Replaying reports whether the provider was put into replay mode by
 // WithReplay or FromEnv.
-func (tp *TracerProvider) Replaying() bool { return tp.session != nil }
-
-func resourceStrings(res *resource.Resource) map[string]string {
-	out := make(map[string]string, res.Len())
-	for _, kv := range res.Attributes() {
-		out[string(kv.Key)] = kv.Value.String()
-	}
-	return out
-}
-
-func serviceName(res *resource.Resource) string {
-	v, _ := res.Set().Value(attribute.Key("service.name"))
-	return v.AsString()
-}
+func (tp *TracerProvider) Replaying() bool { return tp.rec.Replaying() }

@@ -442,22 +442,10 @@ func (r *redactor) canonical(v any) ([]byte, error) {
 	return r.JSON(b), nil
 }
 
-// err returns err, or, when the patterns change its text, an error with
-// the redacted text: what replay will return.
-func (r *redactor) err(err error) error {
-	if r == nil || err == nil {
-		return err
-	}
-	if text := r.Text(err.Error()); text != err.Error() {
-		return &RecordedError{Text: text}
-	}
-	return err
-}
-
 // requestRedactor is the redactor of the run req belongs to (nil: none).
 func requestRedactor(req *http.Request) *redactor {
 	if run := runFromContext(req.Context()); run != nil {
-		return run.tp.redact
+		return run.rec.redact
 	}
 	return nil
 }

@@ -310,25 +310,29 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 	}
 }
 
-// errors.Is still works for the agent when no pattern matches an error.
+// errors.Is still works for the agent, for a registered sentinel, whether
+// or not a pattern changes the error's text.
 func TestRedactionLeavesOtherErrorsAlone(t *testing.T) {
 	t.Setenv(otelrr.EnvRedactionKey, "k")
 	dir := t.TempDir()
-	tp := newTP(t, dir, redactionRules)
+	sentinel := errors.New("not found")
+	tp := newTP(t, dir, redactionRules, otelrr.WithError("not_found", sentinel))
 	ctx, run, err := tp.StartRun(context.Background(), "errs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sentinel := errors.New("not found")
 	_, err = otelrr.Tool(ctx, "find", map[string]int{"id": 1}, func(context.Context, map[string]int) (string, error) { return "", sentinel })
 	if !errors.Is(err, sentinel) {
 		t.Errorf("error %v lost its identity", err)
 	}
 	_, err = otelrr.Tool(ctx, "find", map[string]int{"id": 2}, func(context.Context, map[string]int) (string, error) {
-		return "", errors.New("no account for carol@example.com")
+		return "", fmt.Errorf("no account for carol@example.com: %w", sentinel)
 	})
 	if err == nil || strings.Contains(err.Error(), "carol@example.com") || !strings.Contains(err.Error(), "no account for [redacted:hmac:") {
 		t.Errorf("error %v: want the address redacted, as replay will return it", err)
+	}
+	if !errors.Is(err, sentinel) {
+		t.Errorf("redacted error %v lost its identity", err)
 	}
 	run.End(nil)
 	scanRun(t, dir, run.TraceID(), "carol@example.com")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -60,9 +61,9 @@ func TestReplayUntilFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	t.Setenv(otelrr.EnvReplay, id)
-	t.Setenv(otelrr.EnvReplayUntil, "1")
-	t.Setenv(otelrr.EnvReplayReport, reportPath)
+	t.Setenv(handshake.EnvReplay, id)
+	t.Setenv(handshake.EnvReplayUntil, "1")
+	t.Setenv(handshake.EnvReplayReport, reportPath)
 	_, rep, agentErr := ctlRun(t, otelrr.WithStore(dir), otelrr.FromEnv())
 	if !errors.Is(agentErr, replayer.ErrStopped) {
 		t.Fatalf("agent error %v, want the stop", agentErr)
@@ -83,10 +84,10 @@ func TestReplayUntilFromEnv(t *testing.T) {
 }
 
 func TestMalformedReplayUntil(t *testing.T) {
-	t.Setenv(otelrr.EnvReplayUntil, "three")
+	t.Setenv(handshake.EnvReplayUntil, "three")
 	_, err := otelrr.NewTracerProvider(context.Background(), otelrr.WithStore(t.TempDir()), otelrr.FromEnv())
-	if err == nil || !strings.Contains(err.Error(), otelrr.EnvReplayUntil) {
-		t.Errorf("malformed %s: %v", otelrr.EnvReplayUntil, err)
+	if err == nil || !strings.Contains(err.Error(), handshake.EnvReplayUntil) {
+		t.Errorf("malformed %s: %v", handshake.EnvReplayUntil, err)
 	}
 }
 
@@ -139,8 +140,8 @@ func TestReplayStepperOverTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock, steps := stepServer(t, replayer.Next, replayer.Next, replayer.Quit)
-	t.Setenv(otelrr.EnvReplay, id)
-	t.Setenv(otelrr.EnvReplayStep, sock)
+	t.Setenv(handshake.EnvReplay, id)
+	t.Setenv(handshake.EnvReplayStep, sock)
 	_, rep, agentErr := ctlRun(t, otelrr.WithStore(dir), otelrr.FromEnv())
 	if !errors.Is(agentErr, replayer.ErrStopped) {
 		t.Fatalf("agent error %v, want the stop of a quit", agentErr)
@@ -164,8 +165,8 @@ func TestReplayStepperWithoutAListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(otelrr.EnvReplay, id)
-	t.Setenv(otelrr.EnvReplayStep, filepath.Join(t.TempDir(), "nobody-listens"))
+	t.Setenv(handshake.EnvReplay, id)
+	t.Setenv(handshake.EnvReplayStep, filepath.Join(t.TempDir(), "nobody-listens"))
 	_, rep, agentErr := ctlRun(t, otelrr.WithStore(dir), otelrr.FromEnv())
 	if !errors.Is(agentErr, replayer.ErrStopped) || rep.Stopped == nil || !strings.Contains(rep.Stopped.Reason, "cannot reach agentrr step") {
 		t.Errorf("agent error %v, stop %+v; want a stop naming the unreachable socket", agentErr, rep.Stopped)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
 )
 
@@ -32,7 +33,7 @@ func socketStepper(path string) replayer.Stepper {
 		if conn == nil {
 			c, err := net.DialTimeout("unix", path, stepDialTimeout)
 			if err != nil {
-				return "", fmt.Errorf("cannot reach agentrr step at %s (%s): %w", path, EnvReplayStep, err)
+				return "", fmt.Errorf("cannot reach agentrr step at %s (%s): %w", path, handshake.EnvReplayStep, err)
 			}
 			conn, in = c, bufio.NewReader(c)
 		}

@@ -113,7 +113,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, errTransportNoRun
 	}
-	if !run.commits.Attached() {
+	if run.rr.Ended() {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -124,7 +124,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c := run.open(req.Context(), ex.sp, ex.reqJSON)
-	ex.openedAt = run.writer.NextIndex(c.branch)
+	ex.openedAt = run.rr.W.NextIndex(c.branch)
 	// A response (a stream's headers) ends the exchange's time in flight
 	// on its branch; a stream is stored later, when its body ends.
 	defer c.release()
@@ -182,11 +182,8 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 		}
 		attrs = append(attrs, attribute.String("error.type", fmt.Sprintf("%T", err)))
 		// The client gets what replay will give it: the error's text, with
-		// any secret masked.
-		retErr := err
-		if text := c.run.tp.redact.Text(ex.secrets.maskString(err.Error())); text != err.Error() {
-			retErr = &replayedError{text: text}
-		}
+		// any secret masked, and the sentinels it matches.
+		retErr := c.run.rec.errs.recorded(err, c.run.rec.redact.Text(ex.secrets.maskString(err.Error())))
 		if _, serr := c.finish(nil, retErr, attrs...); serr != nil {
 			return nil, serr
 		}
@@ -221,13 +218,19 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 		client.Body = &recordingBody{rc: resp.Body, onEnd: func(data []byte, chunks []int, readErr error, closedEarly bool) error {
 			// The client already has these bytes: a stream is redacted
 			// only in what is stored (see WithRedaction).
-			rec.setBody(c.run.tp.redact.Body(ex.secrets.mask(data)))
+			rec.setBody(c.run.rec.redact.Body(ex.secrets.mask(data)))
 			rec.Chunks = chunks
 			rec.ClosedEarly = closedEarly
+			var endErr error
 			if readErr != nil {
-				rec.BodyError = c.run.tp.redact.Text(ex.secrets.maskString(readErr.Error()))
+				re := c.run.rec.errs.recorded(readErr, c.run.rec.redact.Text(ex.secrets.maskString(readErr.Error())))
+				rec.setBodyError(re)
+				endErr = re
 			}
-			return t.store(c, ex, &rec)
+			if err := t.store(c, ex, &rec); err != nil {
+				return err
+			}
+			return endErr
 		}}
 		return &client, nil
 	}
@@ -236,15 +239,13 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 	// boundary is durable before the client gets the response.
 	data, readErr := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	data = c.run.tp.redact.httpBody(ex.secrets.mask(data), &rec, &client)
+	data = c.run.rec.redact.httpBody(ex.secrets.mask(data), &rec, &client)
 	rec.setBody(data)
 	var endErr error = io.EOF
 	if readErr != nil {
-		rec.BodyError = c.run.tp.redact.Text(ex.secrets.maskString(readErr.Error()))
-		endErr = readErr
-		if rec.BodyError != readErr.Error() {
-			endErr = &replayedError{text: rec.BodyError}
-		}
+		re := c.run.rec.errs.recorded(readErr, c.run.rec.redact.Text(ex.secrets.maskString(readErr.Error())))
+		rec.setBodyError(re)
+		endErr = re
 	}
 	if err := t.store(c, ex, &rec); err != nil {
 		return nil, err
@@ -281,9 +282,9 @@ func responseAttrs(c *boundaryCall, ex *exchange, rec *httpResponse) []attribute
 		c.span.SetStatus(codes.Error, "response body: "+rec.BodyError)
 	case ex.api != apiNone:
 		res := parseLLMResponse(ex.api, rec.bodyBytes(), rec.Stream)
-		attrs = append(attrs, c.run.tp.redact.attrs(res.attributes())...)
+		attrs = append(attrs, c.run.rec.redact.attrs(res.attributes())...)
 		for _, ev := range res.toolCallEvents() {
-			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.tp.redact.attrs(ev)...))
+			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.rec.redact.attrs(ev)...))
 		}
 	}
 	return attrs
@@ -316,7 +317,7 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 	if c.replayErr != nil {
 		err := c.replayErr
 		if c.replayed != nil && c.replayed.Failed {
-			err = &replayedError{text: c.replayed.Error}
+			err = c.run.rec.errs.recordedOf(c.replayed)
 			if v, ok := c.replayed.Attributes[boundary.AttrHTTPConnectFailed].(bool); ok && v {
 				// The recorded attempt looked for a connection and got none:
 				// tell the request's trace hooks the same (SDKs decide from
@@ -401,7 +402,7 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 	body := &replayBody{data: rec.bodyBytes(), endErr: io.EOF}
 	switch {
 	case rec.BodyError != "":
-		body.endErr = &replayedError{text: rec.BodyError}
+		body.endErr = c.run.rec.errs.replayed(rec.BodyError, rec.BodyErrorIs, rec.BodyErrorTimeout, rec.BodyErrorIs != nil)
 	case rec.ClosedEarly:
 		body.endErr = fmt.Errorf("otelrr: replay seq %d (%s %s): the recording ends here: the client closed this response body after %d bytes when recording", recorded.Seq, c.sp.kind, c.sp.name, len(body.data))
 	}

@@ -1,7 +1,6 @@
 package otelrr
 
 import (
-	"context"
 	"errors"
 	"io"
 	"sync"
@@ -15,7 +14,9 @@ var errReadAfterClose = errors.New("http: read on closed response body")
 // client gets each read's bytes at once (nothing is buffered ahead of it),
 // and the bytes and the size of every read are kept. When the body ends —
 // its end or an error is read, or the client closes it — onEnd stores the
-// boundary; a failure to store it is returned by that last Read or Close.
+// boundary and returns the error the last Read or Close returns instead of
+// the body's own (a failure to store it, or the read error as recorded),
+// nil to keep the body's own.
 type recordingBody struct {
 	rc    io.ReadCloser
 	onEnd func(data []byte, chunks []int, readErr error, closedEarly bool) error
@@ -135,22 +136,4 @@ func (b *replayBody) Close() error {
 	err := b.end()
 	b.closed = true
 	return err
-}
-
-// replayedError is a recorded error served again: it has the recorded
-// text, and matches (errors.Is) the standard error that text is, so that
-// code testing for io.ErrUnexpectedEOF or context.Canceled behaves alike.
-type replayedError struct {
-	text string
-}
-
-func (e *replayedError) Error() string { return e.text }
-
-func (e *replayedError) Unwrap() error {
-	for _, std := range []error{io.ErrUnexpectedEOF, context.Canceled, context.DeadlineExceeded, io.EOF, io.ErrClosedPipe} {
-		if e.text == std.Error() {
-			return std
-		}
-	}
-	return nil
 }

@@ -60,9 +60,21 @@ type httpResponse struct {
 	// did not end cleanly (a stream cut off): replay returns an error with
 	// the same text after the same bytes.
 	BodyError string `json:"body_error,omitempty"`
+	// BodyErrorIs and BodyErrorTimeout classify BodyError as the helpers'
+	// errors are (see RecordedError); BodyErrorIs is absent in recordings
+	// made before errors were classified.
+	BodyErrorIs      []string `json:"body_error_is,omitempty"`
+	BodyErrorTimeout bool     `json:"body_error_timeout,omitempty"`
 	// ClosedEarly is true when the client closed a streamed body before its
 	// end: what came after is not in the recording.
 	ClosedEarly bool `json:"closed_early,omitempty"`
+}
+
+// setBodyError records the error the body ended with.
+func (r *httpResponse) setBodyError(e *RecordedError) {
+	r.BodyError = e.Text
+	r.BodyErrorIs = append([]string{}, e.Matches...)
+	r.BodyErrorTimeout = e.IsTimeout
 }
 
 // bodyBytes returns the recorded body.

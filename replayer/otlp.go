@@ -199,8 +199,8 @@ type otlpSpan struct {
 
 // recordingFromTraces picks run traceID out of tds and checks it whole.
 func recordingFromTraces(tds []ptrace.Traces, traceID, source string) (*Recording, error) {
-	byTrace := map[pcommon.TraceID][]otlpSpan{}
-	var order []pcommon.TraceID
+	byTrace := map[string][]otlpSpan{} // by run id
+	var order []string
 	for _, td := range tds {
 		rss := td.ResourceSpans()
 		for i := 0; i < rss.Len(); i++ {
@@ -213,10 +213,11 @@ func recordingFromTraces(tds []ptrace.Traces, traceID, source string) (*Recordin
 					if !isAgentrrSpan(sp) {
 						continue
 					}
-					if _, ok := byTrace[sp.TraceID()]; !ok {
-						order = append(order, sp.TraceID())
+					id := runIDOf(sp)
+					if _, ok := byTrace[id]; !ok {
+						order = append(order, id)
 					}
-					byTrace[sp.TraceID()] = append(byTrace[sp.TraceID()], otlpSpan{sp, rs.Resource()})
+					byTrace[id] = append(byTrace[id], otlpSpan{sp, rs.Resource()})
 				}
 			}
 		}
@@ -225,7 +226,17 @@ func recordingFromTraces(tds []ptrace.Traces, traceID, source string) (*Recordin
 	if err != nil {
 		return nil, err
 	}
-	return buildRecording(byTrace[id], hex.EncodeToString(id[:]), source)
+	return buildRecording(byTrace[id], id, source)
+}
+
+// runIDOf is the run an agentrr span belongs to: the one it names
+// (agentrr.run.id, when its trace holds several runs), else its trace's.
+func runIDOf(sp ptrace.Span) string {
+	if v, ok := sp.Attributes().Get(boundary.AttrRunID); ok && v.AsString() != "" {
+		return strings.ToLower(v.AsString())
+	}
+	tid := sp.TraceID()
+	return hex.EncodeToString(tid[:])
 }
 
 func isAgentrrSpan(sp ptrace.Span) bool {
@@ -237,20 +248,21 @@ func isAgentrrSpan(sp ptrace.Span) bool {
 	return ok
 }
 
-func pickTrace(ids []pcommon.TraceID, want, source string) (pcommon.TraceID, error) {
-	names := make([]string, len(ids))
-	for i, id := range ids {
-		names[i] = hex.EncodeToString(id[:])
-	}
-	if len(ids) == 0 {
-		return pcommon.TraceID{}, fmt.Errorf("%w: %s holds no agentrr spans (spans with %s or %s)", spanlog.ErrNotFound, source, boundary.AttrKind, boundary.AttrRun)
+func pickTrace(names []string, want, source string) (string, error) {
+	if len(names) == 0 {
+		return "", fmt.Errorf("%w: %s holds no agentrr spans (spans with %s or %s)", spanlog.ErrNotFound, source, boundary.AttrKind, boundary.AttrRun)
 	}
 	p := strings.ToLower(strings.TrimSpace(want))
 	if p == "" {
-		if len(ids) == 1 {
-			return ids[0], nil
+		if len(names) == 1 {
+			return names[0], nil
 		}
-		return pcommon.TraceID{}, &spanlog.AmbiguousError{Prefix: "", Candidates: names}
+		return "", &spanlog.AmbiguousError{Prefix: "", Candidates: names}
+	}
+	for _, n := range names {
+		if n == p {
+			return n, nil
+		}
 	}
 	var matches []int
 	for i, n := range names {
@@ -260,15 +272,15 @@ func pickTrace(ids []pcommon.TraceID, want, source string) (pcommon.TraceID, err
 	}
 	switch len(matches) {
 	case 0:
-		return pcommon.TraceID{}, fmt.Errorf("%w %q in %s (it holds %s)", spanlog.ErrNotFound, want, source, strings.Join(names, ", "))
+		return "", fmt.Errorf("%w %q in %s (it holds %s)", spanlog.ErrNotFound, want, source, strings.Join(names, ", "))
 	case 1:
-		return ids[matches[0]], nil
+		return names[matches[0]], nil
 	}
 	cands := make([]string, len(matches))
 	for i, m := range matches {
 		cands[i] = names[m]
 	}
-	return pcommon.TraceID{}, &spanlog.AmbiguousError{Prefix: want, Candidates: cands}
+	return "", &spanlog.AmbiguousError{Prefix: want, Candidates: cands}
 }
 
 // buildRecording turns the agentrr spans of one trace into a recording.
@@ -377,39 +389,33 @@ func buildRecording(spans []otlpSpan, traceID, source string) (*Recording, error
 		Boundaries: int64(len(records)),
 		Status:     spanlog.StatusComplete,
 	}
-	if haveRes {
-		info.Resource = make(map[string]string, res.Attributes().Len())
-		for k, v := range res.Attributes().All() {
-			info.Resource[k] = v.AsString()
-		}
-		info.Service = info.Resource["service.name"]
-		if pid, err := strconv.Atoi(info.Resource["process.pid"]); err == nil {
-			info.PID = pid
-		}
+	if !haveRes {
+		res = pcommon.NewResource()
 	}
-	if len(records) > 0 {
-		info.Start = records[0].Start
-	}
+	rootSpan := ptrace.NewSpan()
 	if root != nil {
-		ra := root.span.Attributes()
-		info.Name = attrString(ra, boundary.AttrRun)
-		info.Start = root.span.StartTimestamp().AsTime()
-		info.ReplayOf = attrString(ra, boundary.AttrReplayOf)
-		info.ReplayMode = attrString(ra, boundary.AttrReplayMode)
-		if ended {
-			end := &spanlog.RunEnd{
-				End:        root.span.EndTimestamp().AsTime(),
-				Boundaries: inc.Expected,
-				Verdict:    attrString(ra, boundary.AttrReplayVerdict),
-			}
-			if v, ok := ra.Get("agentrr.replay.divergences"); ok && v.Type() == pcommon.ValueTypeInt {
-				end.Divergences = int(v.Int())
-			}
-			if st := root.span.Status(); st.Code() == ptrace.StatusCodeError && end.Verdict == "" {
-				end.Error = st.Message()
-			}
-			info.Ended = end
+		rootSpan = root.span
+	}
+	meta, end, err := boundary.ParseRootSpan(rootSpan, res)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if root == nil {
+		meta.Name, meta.RootSpan, meta.Start = "", "", time.Time{}
+		if len(records) > 0 {
+			meta.Start = records[0].Start
 		}
+	}
+	meta.TraceID = traceID
+	if len(records) > 0 {
+		if t := records[0].TraceIDString(); t != traceID {
+			meta.Trace = t
+		}
+	}
+	info.RunMeta = meta
+	if ended {
+		end.Boundaries = inc.Expected
+		info.Ended = end
 	}
 	if !ended {
 		rec.Truncated = true

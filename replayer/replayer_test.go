@@ -73,10 +73,11 @@ func TestFaithfulSession(t *testing.T) {
 	if s.Mode() != replayer.Strict {
 		t.Errorf("default mode %s", s.Mode())
 	}
-	if err := s.Begin("replay-trace"); err != nil {
+	if err := s.Begin(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Begin("another"); err == nil {
+	s.SetReplayTrace("replay-trace")
+	if err := s.Begin(); err == nil {
 		t.Error("a session began a second run")
 	}
 	for i, b := range script {
@@ -177,7 +178,8 @@ func TestPastTheEnd(t *testing.T) {
 func TestReportFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "report.json")
 	s := replayer.NewSession(recording(false), replayer.WithReportFile(path))
-	s.Begin("r")
+	s.Begin()
+	s.SetReplayTrace("r")
 	next(s, bnd{boundary.KindClock, "now", `null`})
 	// Written at the divergence, before the run ends.
 	rep := readReportFile(t, path)
@@ -221,7 +223,7 @@ func TestReplayNeedsARun(t *testing.T) {
 		if s == nil {
 			t.Fatal("no session in the agent's context")
 		}
-		s.Begin("x")
+		s.Begin()
 		return boom
 	})
 	if err != nil || rep.AgentError != "boom" || rep.Faithful() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/spanlog"
 )
 
 // Mode is the replay mode.
@@ -62,6 +63,13 @@ func WithUntilSeq(seq int64) Option {
 	return func(s *Session) { s.until, s.hasUntil = seq, true }
 }
 
+// WithReplayStore records the replayed run into store instead of the
+// store the agent records into (a replay from a test keeps the test's
+// store clean).
+func WithReplayStore(store *spanlog.Store) Option {
+	return func(s *Session) { s.replayStore = store }
+}
+
 // WithChaos perturbs the scheduling of the replayed agent, as rr's chaos
 // mode does: before each boundary's answer is handed back, the session
 // waits a while and yields the processor, by amounts drawn from seed and
@@ -94,6 +102,8 @@ type Session struct {
 	hasUntil   bool
 	stepper    Stepper
 	chaos      *chaos
+	// replayStore, when set, is where the replayed run is recorded.
+	replayStore *spanlog.Store
 
 	// stepMu serializes Next while a stepper is set, so that steps are
 	// shown one at a time and mu is not held while the stepper waits.
@@ -169,18 +179,28 @@ func (s *Session) BranchRecords(branch string) []*boundary.Record {
 	return nil
 }
 
-// Begin binds the session to the replayed run's trace id. A session replays
-// one run: a second Begin fails.
-func (s *Session) Begin(replayTrace string) error {
+// Begin starts the replayed run. A session replays one run: a second
+// Begin fails.
+func (s *Session) Begin() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
 		return fmt.Errorf("agentrr: this replay (of %s) already serves run %s; a replay serves exactly one run", s.rec.TraceID, s.replayTrace)
 	}
 	s.started = true
-	s.replayTrace = replayTrace
 	return nil
 }
+
+// SetReplayTrace records the run id of the replayed run, itself recorded.
+func (s *Session) SetReplayTrace(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replayTrace = id
+}
+
+// ReplayStore returns the store the replayed run is to be recorded into
+// (WithReplayStore), or nil for the agent's own.
+func (s *Session) ReplayStore() *spanlog.Store { return s.replayStore }
 
 // Query is a boundary the agent makes, as the session matches it.
 type Query struct {

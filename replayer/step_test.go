@@ -49,7 +49,7 @@ func call(s *replayer.Session, c stepCall) (*boundary.Record, error) {
 
 func TestUntilSeqStopsBeforeTheNextBoundary(t *testing.T) {
 	s := replayer.NewSession(stepRecording(), replayer.WithUntilSeq(1))
-	s.Begin("replay")
+	s.Begin()
 	for i := range 2 {
 		if rec, err := call(s, stepScript[i]); err != nil || rec.Seq != int64(i) {
 			t.Fatalf("seq %d: %v %v", i, rec, err)

@@ -55,7 +55,7 @@ func (e *IngestError) Error() string {
 
 // ingestRun is what one batch brings for one run.
 type ingestRun struct {
-	trace [16]byte
+	trace [16]byte // the run id, which keys its database
 	id    string
 	meta  RunMeta
 	root  bool    // meta comes from the run root span
@@ -176,16 +176,22 @@ func collectIngest(td ptrace.Traces, res *IngestResult) (map[string]*ingestRun, 
 	get := func(sp ptrace.Span, rsrc pcommon.Resource) *ingestRun {
 		tid := sp.TraceID()
 		id := hex.EncodeToString(tid[:])
+		trace := ""
+		if v, ok := sp.Attributes().Get(boundary.AttrRunID); ok && v.AsString() != id {
+			// A run sharing its trace with another (see boundary.RunID).
+			trace, id = id, v.AsString()
+		}
 		r := runs[id]
 		if r == nil {
-			r = &ingestRun{trace: tid, id: id, spans: map[int64]ingestSpan{}}
-			r.meta = RunMeta{TraceID: id, Start: sp.StartTimestamp().AsTime().UTC()}
-			r.meta.Resource = make(map[string]string, rsrc.Attributes().Len())
-			for k, v := range rsrc.Attributes().All() {
-				r.meta.Resource[k] = v.AsString()
+			key, err := ParseTraceID(id)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("span %s %q: %s: %v", sp.SpanID(), sp.Name(), boundary.AttrRunID, err))
+				return nil
 			}
-			r.meta.Service = r.meta.Resource["service.name"]
-			r.meta.PID, _ = strconv.Atoi(r.meta.Resource["process.pid"])
+			r = &ingestRun{trace: key, id: id, spans: map[int64]ingestSpan{}}
+			r.meta, _, _ = boundary.ParseRootSpan(ptrace.NewSpan(), rsrc)
+			r.meta.TraceID, r.meta.Trace, r.meta.RootSpan = id, trace, ""
+			r.meta.Start = sp.StartTimestamp().AsTime().UTC()
 			runs[id] = r
 		}
 		if t := sp.StartTimestamp().AsTime().UTC(); !r.root && t.Before(r.meta.Start) {
@@ -204,7 +210,7 @@ func collectIngest(td ptrace.Traces, res *IngestResult) (map[string]*ingestRun, 
 				sp := spans.At(k)
 				attrs := sp.Attributes()
 				_, isBoundary := attrs.Get(boundary.AttrKind)
-				runName, isRoot := attrs.Get(boundary.AttrRun)
+				_, isRoot := attrs.Get(boundary.AttrRun)
 				if !isBoundary && !isRoot {
 					res.Ignored++
 					continue
@@ -214,9 +220,12 @@ func collectIngest(td ptrace.Traces, res *IngestResult) (map[string]*ingestRun, 
 					continue
 				}
 				r := get(sp, rs.Resource())
+				if r == nil {
+					continue
+				}
 				if !isBoundary {
-					if err := r.setRoot(sp, runName.AsString()); err != nil {
-						problems = append(problems, err.Error())
+					if err := r.setRoot(sp, rs.Resource()); err != nil {
+						problems = append(problems, fmt.Sprintf("trace %s: %v", r.id, err))
 					}
 					continue
 				}
@@ -246,35 +255,13 @@ func collectIngest(td ptrace.Traces, res *IngestResult) (map[string]*ingestRun, 
 	return runs, problems
 }
 
-// setRoot takes the run's name, start and (if it ended) end from its root span.
-func (r *ingestRun) setRoot(sp ptrace.Span, name string) error {
-	attrs := sp.Attributes()
-	str := func(k string) string {
-		if v, ok := attrs.Get(k); ok {
-			return v.AsString()
-		}
-		return ""
+// setRoot takes the run's header and (if it ended) end from its root span.
+func (r *ingestRun) setRoot(sp ptrace.Span, rsrc pcommon.Resource) error {
+	meta, end, err := boundary.ParseRootSpan(sp, rsrc)
+	if err != nil {
+		return err
 	}
-	r.root = true
-	r.meta.Name = name
-	r.meta.Start = sp.StartTimestamp().AsTime().UTC()
-	r.meta.ReplayOf = str(boundary.AttrReplayOf)
-	r.meta.ReplayMode = str(boundary.AttrReplayMode)
-	v, ok := attrs.Get(boundary.AttrBoundaries)
-	if !ok {
-		return nil
-	}
-	if v.Type() != pcommon.ValueTypeInt || v.Int() < 0 {
-		return fmt.Errorf("trace %s: run root span %s: %s is %s %q, want a count", r.id, sp.SpanID(), boundary.AttrBoundaries, v.Type(), v.AsString())
-	}
-	end := &RunEnd{End: sp.EndTimestamp().AsTime().UTC(), Boundaries: v.Int(), Verdict: str(boundary.AttrReplayVerdict)}
-	if d, ok := attrs.Get("agentrr.replay.divergences"); ok && d.Type() == pcommon.ValueTypeInt {
-		end.Divergences = int(d.Int())
-	}
-	if st := sp.Status(); st.Code() == ptrace.StatusCodeError && end.Verdict == "" {
-		end.Error = st.Message()
-	}
-	r.end = end
+	r.root, r.meta, r.end = true, meta, end
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package spanlog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,8 +211,8 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 				damaged("seq %d: stored span says seq %d", seq, rec.Seq)
 				break
 			}
-			if !bytes.Equal(rec.TraceID[:], trace[:]) {
-				damaged("seq %d: span belongs to trace %s", seq, rec.TraceIDString())
+			if want := info.SpanTrace(); rec.TraceIDString() != want {
+				damaged("seq %d: span belongs to trace %s, not the run's trace %s", seq, rec.TraceIDString(), want)
 				break
 			}
 			if err := rec.Check(); err != nil {

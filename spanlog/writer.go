@@ -4,39 +4,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/agentrr/agentrr/boundary"
 )
 
-// RunMeta describes a run when it starts. It is stored as the run header.
-type RunMeta struct {
-	TraceID    string            `json:"trace_id"`
-	Name       string            `json:"name"`
-	Service    string            `json:"service,omitempty"`
-	Start      time.Time         `json:"start"`
-	PID        int               `json:"pid"`
-	ReplayOf   string            `json:"replay_of,omitempty"`
-	ReplayMode string            `json:"replay_mode,omitempty"`
-	Resource   map[string]string `json:"resource,omitempty"`
-}
+// RunMeta is the run header (see boundary.RunMeta).
+type RunMeta = boundary.RunMeta
 
-// RunEnd describes how a run ended. It is stored when the run ends; a run
-// without it was cut short.
-type RunEnd struct {
-	End        time.Time `json:"end"`
-	Boundaries int64     `json:"boundaries"`
-	// Error is the error the agent's run ended with, if any.
-	Error string `json:"error,omitempty"`
-	// Verdict is "faithful" or "diverged" for a replayed run.
-	Verdict     string `json:"verdict,omitempty"`
-	Divergences int    `json:"divergences,omitempty"`
-}
+// RunEnd is the run end record (see boundary.RunEnd).
+type RunEnd = boundary.RunEnd
 
-// RunWriter records one run. Append is safe for concurrent use.
+// RunWriter records one run. Its methods are safe for concurrent use.
+//
+// A boundary is written in two steps: Reserve gives it its place (seq in
+// the run, index in its branch), and Commit writes it. Commits enter the
+// write-ahead log in seq order, each waiting for the seqs before it, so a
+// crash leaves a prefix of the run, and of every branch; the fsync is
+// waited for after the turn is passed on, so concurrent commits share
+// fsyncs. The place is known before the span that holds the boundary ends,
+// so the span itself carries it, for every processor and exporter.
 type RunWriter struct {
 	store *Store
 	trace [16]byte
@@ -46,17 +39,24 @@ type RunWriter struct {
 	// synced one by one (see CreateRun).
 	syncEach bool
 
-	mu   sync.Mutex // held while a boundary enters the commit pipeline, never across fsync
+	mu   sync.Mutex // never held across fsync
+	turn *sync.Cond // on mu: the next seq to enter the log changed
 	db   *pebble.DB
-	next int64
+	// next is the seq the next Reserve gets; applied the next seq to
+	// enter the log.
+	next, applied int64
 	// branchNext is the index the next boundary of each branch gets.
 	branchNext map[string]int64
 	failed     error // once set, every later write fails (fail-stop)
 	closed     bool
-	// inflight counts Appends between entering the commit pipeline and the
+	// inflight counts commits between entering the commit pipeline and the
 	// end of their fsync wait; Close waits for them before closing Pebble.
 	inflight sync.WaitGroup
 }
+
+// ErrRunExists is returned by CreateRun when the store already has a run
+// with that id.
+var ErrRunExists = errors.New("run already exists")
 
 // CreateRun creates the run's database and writes its header with a synced
 // write. The caller must call Finish or Close.
@@ -73,8 +73,11 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		return nil, err
 	}
 	dir := s.runDir(meta.TraceID)
-	if _, err := os.Stat(dir); err == nil {
-		return nil, fmt.Errorf("run %s already exists in store %s", meta.TraceID, s.root)
+	// Mkdir, not MkdirAll: of two processes creating one run id, one wins.
+	if err := os.Mkdir(dir, dirPerm); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%w: run %s in store %s", ErrRunExists, meta.TraceID, s.root)
+	} else if err != nil {
+		return nil, fmt.Errorf("create run %s in store %s: %w", meta.TraceID, s.root, err)
 	}
 	db, err := openWriter(dir)
 	if err != nil {
@@ -99,7 +102,9 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		db.Close()
 		return nil, err
 	}
-	return &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64)}, nil
+	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64)}
+	w.turn = sync.NewCond(&w.mu)
+	return w, nil
 }
 
 // TraceID returns the run's trace id.
@@ -126,29 +131,58 @@ func (w *RunWriter) Append(encode func(seq int64) ([]byte, error)) (int64, error
 	return pos.Seq, err
 }
 
-// AppendBranch durably writes the next boundary of the run, made by
-// branch. encode is called with the boundary's position (its seq in the
-// run, its index in the branch) while the writer's lock is held and must
-// return the encoded span; it should be quick. AppendBranch returns once
-// the write is synced to disk (pebble.Sync): only then may the boundary's
-// result reach the agent. (A replayed run's boundaries are not synced one
-// by one: see CreateRun.)
-//
-// Concurrent appends share fsyncs. Seqs and indices are assigned in the
-// order writes enter the WAL, so a crash leaves a prefix of the run, and so
-// of every branch. After any write error the writer is failed and every
-// later append returns that error.
+// AppendBranch durably writes the next boundary of the run, made by branch:
+// Reserve, then Commit of what encode returns for the place reserved.
+// encode should be quick. An encode error fails the writer: the place it
+// was given is never filled.
 func (w *RunWriter) AppendBranch(branch string, encode func(Pos) ([]byte, error)) (Pos, error) {
+	pos, err := w.Reserve(branch)
+	if err != nil {
+		return Pos{}, err
+	}
+	val, err := encode(pos)
+	if err != nil {
+		err = fmt.Errorf("encode boundary seq %d: %w", pos.Seq, err)
+		w.fail(err)
+		return Pos{}, err
+	}
+	if err := w.Commit(pos, val); err != nil {
+		return Pos{}, err
+	}
+	return pos, nil
+}
+
+// Reserve gives the next boundary of branch its place: its seq in the run
+// and its index in the branch. The caller must Commit it: until it does,
+// the commits of later seqs wait (a place that cannot be filled must be
+// committed anyway, for example as a failed boundary, or the writer closed).
+func (w *RunWriter) Reserve(branch string) (Pos, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
-		w.mu.Unlock()
 		return Pos{}, err
 	}
 	pos := Pos{Seq: w.next, Index: w.branchNext[branch]}
-	val, err := encode(pos)
-	if err != nil {
+	w.next++
+	w.branchNext[branch] = pos.Index + 1
+	return pos, nil
+}
+
+// Commit durably writes val, the encoded span of the boundary reserved at
+// pos. It waits until every earlier seq has entered the write-ahead log,
+// then writes, passes the turn on and returns once the write is synced to
+// disk (pebble.Sync): only then may the boundary's result reach the agent.
+// (A replayed run's boundaries are not synced one by one: see CreateRun.)
+// After any write error the writer is failed and every later write returns
+// that error.
+func (w *RunWriter) Commit(pos Pos, val []byte) error {
+	w.mu.Lock()
+	for w.applied != pos.Seq && w.usable() == nil {
+		w.turn.Wait()
+	}
+	if err := w.usable(); err != nil {
 		w.mu.Unlock()
-		return Pos{}, fmt.Errorf("encode boundary seq %d: %w", pos.Seq, err)
+		return err
 	}
 	b := w.db.NewBatch()
 	b.Set(boundaryKey(w.trace, "", pos.Seq), val, nil)
@@ -161,29 +195,47 @@ func (w *RunWriter) AppendBranch(branch string, encode func(Pos) ([]byte, error)
 		apply, opts = w.db.ApplyNoSyncWait, pebble.Sync
 	}
 	if err := apply(b, opts); err != nil {
-		w.failed = fmt.Errorf("write boundary seq %d: %w", pos.Seq, err)
+		w.failLocked(fmt.Errorf("write boundary seq %d: %w", pos.Seq, err))
+		err := w.failed
 		w.mu.Unlock()
 		b.Close()
-		return Pos{}, w.failed
+		return err
 	}
-	w.next++
-	w.branchNext[branch] = pos.Index + 1
+	w.applied++
+	w.turn.Broadcast()
 	w.inflight.Add(1)
 	w.mu.Unlock()
 
-	err = b.SyncWait()
+	err := b.SyncWait()
 	b.Close()
 	w.inflight.Done()
 	if err != nil {
 		w.mu.Lock()
-		if w.failed == nil {
-			w.failed = fmt.Errorf("sync boundary seq %d: %w", pos.Seq, err)
-		}
+		w.failLocked(fmt.Errorf("sync boundary seq %d: %w", pos.Seq, err))
 		err = w.failed
 		w.mu.Unlock()
-		return Pos{}, err
+		return err
 	}
-	return pos, nil
+	return nil
+}
+
+// Fail makes every later write return err (fail-stop), unless the writer
+// already failed: for a caller that reserved a place it cannot fill.
+func (w *RunWriter) Fail(err error) { w.fail(err) }
+
+// fail makes every later write return err (fail-stop), unless the writer
+// already failed.
+func (w *RunWriter) fail(err error) {
+	w.mu.Lock()
+	w.failLocked(err)
+	w.mu.Unlock()
+}
+
+func (w *RunWriter) failLocked(err error) {
+	if w.failed == nil {
+		w.failed = err
+	}
+	w.turn.Broadcast()
 }
 
 func (w *RunWriter) usable() error {
@@ -217,6 +269,16 @@ func (w *RunWriter) Finish(end RunEnd) error {
 		w.mu.Unlock()
 		return ErrRunClosed
 	}
+	// Every boundary reserved must be in the log before the end record.
+	// A reserved place is committed right after (its span ends), so this
+	// is a short wait; one that never comes is a bug, and fails the run.
+	deadline := time.AfterFunc(finishWait, func() {
+		w.fail(fmt.Errorf("boundary seq %d was given its place and never written (within %s of the run's end)", w.applied, finishWait))
+	})
+	for w.applied != w.next && w.usable() == nil {
+		w.turn.Wait()
+	}
+	deadline.Stop()
 	end.Boundaries = w.next
 	val, err := json.Marshal(end)
 	if w.failed != nil {
@@ -237,12 +299,17 @@ func (w *RunWriter) Finish(end RunEnd) error {
 		}
 	}
 	w.closed = true
+	w.turn.Broadcast()
 	w.mu.Unlock()
 	if cerr := w.closeDB(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// finishWait bounds how long Finish waits for boundaries already given
+// their place to be written.
+const finishWait = 30 * time.Second
 
 // Close closes the run without marking it ended: it will read back as
 // truncated. Closing a finished run is a no-op.
@@ -253,6 +320,7 @@ func (w *RunWriter) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.turn.Broadcast()
 	w.mu.Unlock()
 	return w.closeDB()
 }

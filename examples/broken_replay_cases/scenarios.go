@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -428,7 +429,7 @@ func (r *Runner) agentCommand(ctx context.Context, args ...string) *exec.Cmd {
 	argv := append(append(slices.Clone(r.Self), "agent"), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AGENTRR_") })
-	cmd.Env = append(env, otelrr.EnvStore+"="+r.Store)
+	cmd.Env = append(env, handshake.EnvStore+"="+r.Store)
 	return cmd
 }
 

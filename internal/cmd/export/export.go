@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 
 	"github.com/agentrr/agentrr/exporter"
 	"github.com/agentrr/agentrr/internal/cmdutil"
@@ -21,10 +22,12 @@ type Options struct {
 	Store func() (*spanlog.Store, error)
 
 	TraceID string
-	// Endpoint is the OTLP/HTTP endpoint (flag, else the standard
-	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT).
+	// Endpoint is the OTLP/HTTP endpoint (--otlp-endpoint); empty: the
+	// OTLP exporter reads OTEL_EXPORTER_OTLP_TRACES_ENDPOINT /
+	// OTEL_EXPORTER_OTLP_ENDPOINT.
 	Endpoint string
-	// Headers are sent with each request (flag, else OTEL_EXPORTER_OTLP_HEADERS).
+	// Headers are sent with each request (--header); nil: the exporter
+	// reads OTEL_EXPORTER_OTLP_HEADERS.
 	Headers      map[string]string
 	PayloadLimit int
 	JSON         bool
@@ -60,20 +63,17 @@ The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.TraceID = args[0]
-			if opts.Endpoint == "" {
-				opts.Endpoint = endpointFromEnv()
-			}
-			if opts.Endpoint == "" {
+			if opts.Endpoint == "" && endpointFromEnv() == "" {
 				return cmdutil.FlagError("give the OTLP/HTTP endpoint with --otlp-endpoint (e.g. http://127.0.0.1:4318) or OTEL_EXPORTER_OTLP_ENDPOINT")
+			}
+			if opts.Endpoint != "" {
+				if _, err := endpointURL(opts.Endpoint); err != nil {
+					return err
+				}
 			}
 			h, err := parseHeaders(headers)
 			if err != nil {
 				return err
-			}
-			if h == nil {
-				if h, err = headersFromEnv(); err != nil {
-					return err
-				}
 			}
 			opts.Headers = h
 			if runF != nil {
@@ -120,15 +120,30 @@ func Run(ctx context.Context, opts *Options) error {
 	if limit == 0 {
 		limit = -1
 	}
-	td := exporter.RunTraces(info, run.Records)
-	res, err := exporter.ExportTraces(ctx, opts.Endpoint, td, exporter.ExportOptions{Headers: opts.Headers, PayloadLimit: limit})
+	xopts := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}
+	shown := endpointFromEnv()
+	if opts.Endpoint != "" {
+		u, _ := endpointURL(opts.Endpoint)
+		xopts = append(xopts, otlptracehttp.WithEndpointURL(u))
+		shown = u
+	}
+	if opts.Headers != nil {
+		xopts = append(xopts, otlptracehttp.WithHeaders(opts.Headers))
+	}
+	exp, err := otlptracehttp.New(ctx, xopts...)
 	if err != nil {
 		return fmt.Errorf("export run %s: %w", info.TraceID, err)
+	}
+	defer exp.Shutdown(context.WithoutCancel(ctx))
+	td := exporter.RunTraces(info, run.Records)
+	res, err := exporter.Export(ctx, exp, td, exporter.ExportOptions{PayloadLimit: limit})
+	if err != nil {
+		return fmt.Errorf("export run %s to %s: %w", info.TraceID, redactURL(shown), err)
 	}
 	out := Result{
 		TraceID:    info.TraceID,
 		Status:     string(info.Status),
-		URL:        res.URL,
+		URL:        redactURL(shown),
 		Spans:      res.Spans,
 		Boundaries: len(run.Records),
 		Requests:   res.Requests,
@@ -149,7 +164,8 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-// endpointFromEnv returns the OTLP/HTTP traces URL the standard variables name.
+// endpointFromEnv returns the OTLP/HTTP traces URL the standard variables
+// name, for messages; the exporter reads them itself.
 func endpointFromEnv() string {
 	if v := strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); v != "" {
 		return v
@@ -158,6 +174,26 @@ func endpointFromEnv() string {
 		return strings.TrimSuffix(v, "/") + "/v1/traces"
 	}
 	return ""
+}
+
+// endpointURL checks --otlp-endpoint and adds /v1/traces when it has no path.
+func endpointURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", cmdutil.FlagError("--otlp-endpoint %q: want a URL such as http://127.0.0.1:4318", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/traces"
+	}
+	return u.String(), nil
+}
+
+// redactURL is a URL for messages, without any password.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return raw
 }
 
 // parseHeaders parses --header key=value flags; nil when there are none.
@@ -172,35 +208,6 @@ func parseHeaders(flags []string) (map[string]string, error) {
 			return nil, cmdutil.FlagError("--header wants key=value, got %q", redact(f))
 		}
 		h[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return h, nil
-}
-
-// headersFromEnv parses OTEL_EXPORTER_OTLP_TRACES_HEADERS or
-// OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value pairs, values
-// URL-encoded (the OpenTelemetry specification's format).
-func headersFromEnv() (map[string]string, error) {
-	name := "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
-	raw := os.Getenv(name)
-	if raw == "" {
-		name = "OTEL_EXPORTER_OTLP_HEADERS"
-		raw = os.Getenv(name)
-	}
-	if strings.TrimSpace(raw) == "" {
-		return nil, nil
-	}
-	h := map[string]string{}
-	for _, part := range strings.Split(raw, ",") {
-		if strings.TrimSpace(part) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		key, kerr := url.PathUnescape(strings.TrimSpace(k))
-		val, verr := url.PathUnescape(strings.TrimSpace(v))
-		if !ok || key == "" || kerr != nil || verr != nil {
-			return nil, cmdutil.FlagError("%s: an entry is not key=value (values are not shown)", name)
-		}
-		h[key] = val
 	}
 	return h, nil
 }

@@ -104,6 +104,34 @@ func TestExportErrors(t *testing.T) {
 	}
 }
 
+// With no flags, the export goes where OTEL_EXPORTER_OTLP_ENDPOINT says,
+// with the headers of OTEL_EXPORTER_OTLP_HEADERS, as for any OpenTelemetry
+// SDK exporter: agentrr uses the SDK's.
+func TestExportReadsTheStandardEnvironment(t *testing.T) {
+	src := t.TempDir()
+	id := cmdtest.Record(t, src, "support", cmdtest.Agent("p"))
+	var auth, tenant []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = append(auth, r.Header.Get("Authorization"))
+		tenant = append(tenant, r.Header.Get("X-Tenant"))
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20tok,x-tenant=a")
+	io, stdout, _ := cmdtest.Streams()
+	if err := export.Run(context.Background(), &export.Options{IO: io, Store: cmdtest.StoreFunc(src), TraceID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if len(auth) != 1 || auth[0] != "Bearer tok" || tenant[0] != "a" {
+		t.Errorf("requests %d, headers %q %q", len(auth), auth, tenant)
+	}
+	if !strings.Contains(stdout.String(), srv.URL+"/v1/traces") {
+		t.Errorf("output does not say where the run went:\n%s", stdout)
+	}
+}
+
 func TestExportCommandFlags(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
@@ -120,19 +148,22 @@ func TestExportCommandFlags(t *testing.T) {
 	if err := run("abc"); cmdutil.Code(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--otlp-endpoint") {
 		t.Errorf("no endpoint: %v", err)
 	}
+	// With the standard variables set, the OTLP exporter reads them itself.
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
-	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20tok,x-tenant=a")
 	if err := run("abc"); err != nil {
 		t.Fatal(err)
 	}
-	if got.Endpoint != "http://collector:4318/v1/traces" || got.Headers["authorization"] != "Bearer tok" || got.Headers["x-tenant"] != "a" {
-		t.Errorf("from the environment: endpoint %q, headers %d", got.Endpoint, len(got.Headers))
+	if got.Endpoint != "" || got.Headers != nil {
+		t.Errorf("from the environment: endpoint %q, headers %v; want both left to the exporter", got.Endpoint, got.Headers)
 	}
 	if err := run("abc", "--otlp-endpoint", "http://j:4318", "--header", "k=v"); err != nil {
 		t.Fatal(err)
 	}
 	if got.Endpoint != "http://j:4318" || len(got.Headers) != 1 || got.Headers["k"] != "v" {
 		t.Errorf("flags: %q %v", got.Endpoint, got.Headers)
+	}
+	if err := run("abc", "--otlp-endpoint", "collector:4318"); cmdutil.Code(err) != cmdutil.ExitUsage {
+		t.Errorf("an endpoint that is not a URL: %v", err)
 	}
 	if err := run("abc", "--otlp-endpoint", "http://j:4318", "--header", "secretvalue"); err == nil || strings.Contains(err.Error(), "secretvalue") {
 		t.Errorf("malformed header: %v (must not echo the value)", err)

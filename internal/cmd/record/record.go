@@ -18,8 +18,8 @@ import (
 
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/internal/tableprinter"
-	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -103,7 +103,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	child := replay.AgentCommand(ctx, opts.Command)
 	child.Env = append(replay.WithoutAgentrrEnv(os.Environ()),
-		otelrr.EnvStore+"="+storeAbs,
+		handshake.EnvStore+"="+storeAbs,
 		"OTEL_RESOURCE_ATTRIBUTES="+resourceAttributes(os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), session),
 	)
 	child.Stdin, child.Stdout, child.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut

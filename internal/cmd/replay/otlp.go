@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/exporter"
-	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
 )
 
@@ -55,7 +55,7 @@ func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording,
 	if err != nil {
 		return nil, nil, cleanup, err
 	}
-	return rec, []string{otelrr.EnvReplayFile + "=" + path}, func() { os.Remove(path) }, nil
+	return rec, []string{handshake.EnvReplayFile + "=" + path}, func() { os.Remove(path) }, nil
 }
 
 // writeRecordingFile writes rec as OTLP JSON to a temporary file (owner-only:

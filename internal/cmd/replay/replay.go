@@ -21,8 +21,8 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/internal/tableprinter"
-	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -184,11 +184,11 @@ func Run(ctx context.Context, opts *Options) error {
 		if last := int64(len(rec.Records)) - 1; opts.UntilSeq >= last {
 			fmt.Fprintf(opts.IO.ErrOut, "agentrr: --until-seq %d is at or past the last boundary of run %s (seq %d): replaying the whole run\n", opts.UntilSeq, rec.TraceID, last)
 		}
-		child.Env = append(child.Env, otelrr.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
+		child.Env = append(child.Env, handshake.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
 	}
 	if opts.Chaos != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: chaos mode, seed %d (replay again with --chaos=%d to perturb the same way)\n", *opts.Chaos, *opts.Chaos)
-		child.Env = append(child.Env, otelrr.EnvReplayChaos+"="+strconv.FormatUint(*opts.Chaos, 10))
+		child.Env = append(child.Env, handshake.EnvReplayChaos+"="+strconv.FormatUint(*opts.Chaos, 10))
 	}
 	report, runErr, err := RunChild(ctx, child)
 	if err != nil {
@@ -254,10 +254,10 @@ func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr err
 	}
 	cmd := AgentCommand(ctx, c.Command)
 	cmd.Env = append(WithoutAgentrrEnv(os.Environ()),
-		otelrr.EnvStore+"="+storeAbs,
-		otelrr.EnvReplay+"="+c.Recording.TraceID,
-		otelrr.EnvReplayMode+"="+string(c.Mode),
-		otelrr.EnvReplayReport+"="+reportPath,
+		handshake.EnvStore+"="+storeAbs,
+		handshake.EnvReplay+"="+c.Recording.TraceID,
+		handshake.EnvReplayMode+"="+string(c.Mode),
+		handshake.EnvReplayReport+"="+reportPath,
 	)
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
@@ -346,7 +346,7 @@ func AgentCommand(ctx context.Context, argv []string) *exec.Cmd {
 func WithoutAgentrrEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if strings.HasPrefix(kv, otelrr.EnvReplay) { // AGENTRR_REPLAY and AGENTRR_REPLAY_*
+		if strings.HasPrefix(kv, handshake.EnvReplay) { // AGENTRR_REPLAY and AGENTRR_REPLAY_*
 			continue
 		}
 		out = append(out, kv)

@@ -12,7 +12,6 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/tableprinter"
-	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -137,13 +136,13 @@ func NewOutput(run *spanlog.Run) *Output {
 // when there is none.
 func BuildOf(res map[string]string) *Build {
 	b := &Build{
-		Module:      res[otelrr.AttrBuildModule],
-		Version:     res[otelrr.AttrBuildVersion],
-		VCSRevision: res[otelrr.AttrBuildRevision],
-		Go:          res[otelrr.AttrBuildGo],
-		ExeSHA256:   res[otelrr.AttrBuildExeSHA256],
+		Module:      res[boundary.AttrBuildModule],
+		Version:     res[boundary.AttrBuildVersion],
+		VCSRevision: res[boundary.AttrBuildRevision],
+		Go:          res[boundary.AttrBuildGo],
+		ExeSHA256:   res[boundary.AttrBuildExeSHA256],
 	}
-	if m, ok := res[otelrr.AttrBuildModified]; ok {
+	if m, ok := res[boundary.AttrBuildModified]; ok {
 		modified := m == "true"
 		b.VCSModified = &modified
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
-	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -133,7 +133,7 @@ func Run(ctx context.Context, opts *Options) error {
 		StorePath: opts.StorePath,
 		Mode:      mode,
 		Command:   opts.Command,
-		Env:       []string{otelrr.EnvReplayStep + "=" + sock},
+		Env:       []string{handshake.EnvReplayStep + "=" + sock},
 		Stdout:    out,
 		Stderr:    errOut,
 	})

@@ -1,8 +1,12 @@
-package otelrr
+// Package handshake names the environment variables through which the
+// agentrr command hands a replay (or a recording session) to the agent
+// process it starts, and otelrr.FromEnv reads them back. Both sides use
+// these names, and nothing else does: they are not API.
+package handshake
 
 // Environment variables read by the agentrr packages. `agentrr replay` sets
-// the AGENTRR_REPLAY* variables for the agent process it starts; FromEnv
-// reads them.
+// the AGENTRR_REPLAY* variables for the agent process it starts;
+// otelrr.FromEnv reads them.
 const (
 	// EnvStore is the store directory (default .agentrr in the working
 	// directory). Always read, with or without FromEnv.

@@ -1,13 +1,13 @@
-package exporter
+package recording
 
 import (
 	"fmt"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/spanlog"
 )
 
 // Boundaries in flight.
@@ -20,11 +20,11 @@ import (
 // the number of its group (the boundaries that overlapped, directly or
 // through each other), and replay matches a group's members among
 // themselves by exact request instead of by position. The group is decided
-// while the boundary's write enters the log, under the writer's lock, so a
-// boundary that starts after another's write is in a later group and has a
-// later index.
+// as the boundary is given its place (Reserve), under one lock with the
+// place, so a boundary that starts after another's is placed is in a later
+// group and has a later index.
 
-// flight is one boundary between Begin and its write (or Release).
+// flight is one boundary between Begin and its write.
 type flight struct {
 	branch   string
 	group    int64
@@ -33,6 +33,10 @@ type flight struct {
 	// concurrent is decided at release: another boundary of the branch
 	// was in flight during this one's life.
 	concurrent bool
+	// pos is the place Reserve gave the boundary; abandoned is set when
+	// the reservation failed (the writer is closed or failed).
+	pos                 spanlog.Pos
+	reserved, abandoned bool
 }
 
 // branchFlights is the state of one branch's boundaries in flight.
@@ -66,7 +70,7 @@ func (r *Run) Begin(id trace.SpanID, branch string, kind boundary.Kind, name str
 	} else if !r.warnedOverlap && !r.replayed {
 		r.warnedOverlap = true
 		otel.Handle(fmt.Errorf("agentrr: run %s: %s and %s were in flight at once on branch %s: they replay matched among themselves by exact request; start each goroutine on its own branch (otelrr.Go, otelrr.Branch) so that every call replays in its place",
-			r.w.TraceID(), bf.last.what, f.what, boundary.BranchLabel(branch)))
+			r.ID, bf.last.what, f.what, boundary.BranchLabel(branch)))
 	}
 	f.group = bf.group
 	bf.inflight++
@@ -96,20 +100,18 @@ func (r *Run) releaseLocked(f *flight) {
 	bf.inflight--
 }
 
-// landed is called while the boundary span id's write enters the log: it
-// releases the span if it was in flight and returns the attribute marking
-// its concurrency group, if any.
-func (r *Run) landed(id trace.SpanID, sig, payloadHash string) (attribute.KeyValue, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// landedLocked is called as the boundary span id is given its place: it
+// releases the span if it was in flight and returns its concurrency group
+// and whether it belongs to one (was in flight with another boundary of
+// its branch). Called with r.mu held.
+func (r *Run) landedLocked(id trace.SpanID, sig, payloadHash string) (int64, bool) {
 	f := r.flights[id]
 	if f == nil {
-		return attribute.KeyValue{}, false
+		return 0, false
 	}
-	delete(r.flights, id)
 	r.releaseLocked(f)
 	if !f.concurrent {
-		return attribute.KeyValue{}, false
+		return 0, false
 	}
 	if bf := r.branches[f.branch]; bf.group == f.group && !r.replayed {
 		if bf.sigs == nil {
@@ -118,9 +120,9 @@ func (r *Run) landed(id trace.SpanID, sig, payloadHash string) (attribute.KeyVal
 		if h, dup := bf.sigs[sig]; dup && h != payloadHash && !r.warnedAmbiguous {
 			r.warnedAmbiguous = true
 			otel.Handle(fmt.Errorf("agentrr: run %s: two %s boundaries with the same request were in flight at once on branch %s and got different answers: replay cannot tell which goroutine got which, and will report it; start each goroutine on its own branch (otelrr.Go, otelrr.Branch)",
-				r.w.TraceID(), f.what, boundary.BranchLabel(f.branch)))
+				r.ID, f.what, boundary.BranchLabel(f.branch)))
 		}
 		bf.sigs[sig] = payloadHash
 	}
-	return attribute.Int64(boundary.AttrConcurrent, f.group), true
+	return f.group, true
 }
