@@ -1144,10 +1144,15 @@ func TestDurabilityKill(t *testing.T) {
 			tallies[tr.mode] = tl
 		}
 		t.Run(tr.String(), func(t *testing.T) {
-			res := runKillTrial(t, env, tr)
 			tl.trials++
+			// Counted even when a check stops the trial (t.Fatal).
+			defer func() {
+				if t.Failed() {
+					tl.failed++
+				}
+			}()
+			res := runKillTrial(t, env, tr)
 			if t.Failed() {
-				tl.failed++
 				return
 			}
 			switch res.status {
