@@ -99,8 +99,13 @@ type Session struct {
 	// shown one at a time and mu is not held while the stepper waits.
 	stepMu sync.Mutex
 
-	mu          sync.Mutex
-	branches    map[string]*branchState
+	mu       sync.Mutex
+	branches map[string]*branchState
+	// last is the branch state looked up last, named lastBranch: a
+	// boundary's Release, and a branch's next boundary when no other
+	// branch came between, find their branch without hashing its name.
+	last        *branchState
+	lastBranch  string
 	branched    bool // the recording has branches besides the root
 	stop        *StopError
 	quit        bool // the stepper said Quit: every later boundary stops
@@ -136,18 +141,34 @@ func NewSession(rec *Recording, opts ...Option) *Session {
 	}
 	// In seq order, each branch's records are in index order (Load and the
 	// OTLP loaders refuse a recording where they are not).
-	byBranch := make(map[string][]*boundary.Record)
+	// Consecutive records are mostly of one branch: look a branch up only
+	// when the branch changes.
+	var (
+		bs     *branchState
+		bsName string
+	)
 	for i := range rec.Records {
 		r := &rec.Records[i]
-		byBranch[r.Branch] = append(byBranch[r.Branch], r)
+		if bs == nil || r.Branch != bsName {
+			bs, bsName = s.branches[r.Branch], r.Branch
+			if bs == nil {
+				bs = &branchState{}
+				s.branches[r.Branch] = bs
+			}
+		}
+		bs.recs = append(bs.recs, r)
 	}
-	for b, recs := range byBranch {
-		s.branches[b] = &branchState{recs: recs, served: make([]bool, len(recs))}
+	for b, bs := range s.branches {
+		bs.served = make([]bool, len(bs.recs))
 		if b != boundary.RootBranch {
 			s.branched = true
 		}
 	}
 	if s.chaos != nil {
+		byBranch := make(map[string][]*boundary.Record, len(s.branches))
+		for b, bs := range s.branches {
+			byBranch[b] = bs.recs
+		}
 		s.chaos.rank(byBranch)
 	}
 	return s
@@ -275,18 +296,32 @@ func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, 
 func (s *Session) Release(branch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if bs := s.branches[branch]; bs != nil && bs.inflight > 0 {
+	if bs := s.lookup(branch); bs != nil && bs.inflight > 0 {
 		bs.inflight--
 	}
+}
+
+// lookup returns the state of branch, nil for a branch the session does
+// not know. Called with s.mu held.
+func (s *Session) lookup(b string) *branchState {
+	if s.last != nil && b == s.lastBranch {
+		return s.last
+	}
+	bs := s.branches[b]
+	if bs != nil {
+		s.last, s.lastBranch = bs, b
+	}
+	return bs
 }
 
 // branch returns the state of branch, making it for a branch the recording
 // does not have. Called with s.mu held.
 func (s *Session) branch(b string) *branchState {
-	bs := s.branches[b]
+	bs := s.lookup(b)
 	if bs == nil {
 		bs = &branchState{}
 		s.branches[b] = bs
+		s.last, s.lastBranch = bs, b
 	}
 	return bs
 }
