@@ -131,6 +131,9 @@ type branchState struct {
 	requested int
 	// inflight counts the branch's boundaries between Next and Release.
 	inflight int
+	// grouped is true when the recording has boundaries of the branch in
+	// flight together: goroutines shared its context.
+	grouped bool
 }
 
 // NewSession returns a session serving rec.
@@ -157,6 +160,7 @@ func NewSession(rec *Recording, opts ...Option) *Session {
 			}
 		}
 		bs.recs = append(bs.recs, r)
+		bs.grouped = bs.grouped || r.Group != 0
 	}
 	for b, bs := range s.branches {
 		bs.served = make([]bool, len(bs.recs))
@@ -383,7 +387,7 @@ func (s *Session) match(bs *branchState, q Query) matched {
 		if same(r) {
 			return matched{rec: r, at: at}
 		}
-		return matched{rec: r, at: at, div: s.compare(r, q)}
+		return matched{rec: r, at: at, div: s.reordered(bs, q, s.compare(r, q))}
 	}
 	// r opens a group of boundaries recorded in flight together: the
 	// request is one of its members not yet served, by exact request.
@@ -413,7 +417,26 @@ func (s *Session) match(bs *branchState, q Query) matched {
 	}
 	d := s.compare(r, q)
 	d.Note = fmt.Sprintf("compared with the first of %d boundaries recorded in flight together on branch %s: none of them has this request", n, boundary.BranchLabel(q.Branch))
-	return matched{rec: r, at: at, div: d}
+	return matched{rec: r, at: at, div: s.reordered(bs, q, d)}
+}
+
+// reordered reclassifies d, a divergence of the request q on branch bs, as
+// unbranched concurrency when the recording shows goroutines sharing the
+// branch (concurrency groups) and holds this very request later on it: the
+// goroutines ran in another order. It is still a divergence: nothing is
+// served out of its place.
+func (s *Session) reordered(bs *branchState, q Query, d *analyze.Divergence) *analyze.Divergence {
+	if !bs.grouped {
+		return d
+	}
+	for i := bs.cursor; i < len(bs.recs); i++ {
+		if r := bs.recs[i]; !bs.served[i] && r.Kind == q.Kind && r.Name == q.Name && r.Signature == q.Signature {
+			d.Reason = analyze.ReasonConcurrent
+			d.Note = fmt.Sprintf("the recording has this request later on branch %s, at index %d: goroutines sharing the branch's context ran in another order, and nothing fixes their order; start each on its own branch (otelrr.Go, otelrr.Branch)", boundary.BranchLabel(q.Branch), r.Index)
+			return d
+		}
+	}
+	return d
 }
 
 // observed returns a divergence of the request q with nothing to compare
