@@ -19,6 +19,9 @@
 //	    of a 10k-boundary run with process starts;
 //	P4  bytes on disk per boundary against raw payload bytes;
 //	P5  OTLP ingest through `agentrr collect`;
+//	BR  branches: 8 branches recording at once vs 1 (and bare Pebble, 8
+//	    goroutines vs 1, interleaved with them), and the replay cost per
+//	    boundary of a branched recording vs a single-branch one;
 //	V/T the peers: go-vcr record and replay, Temporal's replayer.
 package main
 
@@ -58,7 +61,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run: 2 repetitions, small N, no 100k run")
 	flag.BoolVar(&c.markdown, "markdown", false, "print the table as Markdown")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
-	flag.StringVar(&only, "only", "", "comma-separated `sections` to run (b0,b1,p0,p1,p2,p3,p4,p5,peers); default all")
+	flag.StringVar(&only, "only", "", "comma-separated `sections` to run (b0,b1,p0,p1,p2,p3,p4,p5,br,peers); default all")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	flag.Parse()
 	if cpuprofile != "" {
@@ -132,6 +135,11 @@ func run(c *config) error {
 	}
 	if c.on("p4") {
 		if err := sizeSection(c, t); err != nil {
+			return err
+		}
+	}
+	if c.on("br") {
+		if err := branchesSection(c, t); err != nil {
 			return err
 		}
 	}

@@ -263,7 +263,8 @@ func sessionOnly(rec *replayer.Recording, decode bool) (float64, error) {
 	s := replayer.NewSession(rec)
 	r0 := rec.Records[0]
 	us, err := perOp(len(rec.Records), func(int) error {
-		r, _, err := s.Next(boundary.KindTool, "search", r0.Signature, r0.Request)
+		r, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: r0.Signature, Request: r0.Request})
+		s.Release("")
 		if err != nil || !decode {
 			return err
 		}

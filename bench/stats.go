@@ -104,6 +104,8 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.2f µs", v)
 	case unit == "µs":
 		return fmt.Sprintf("%.0f µs", v)
+	case unit == "ns":
+		return fmt.Sprintf("%.0f ns", v)
 	case unit == "B":
 		return thousands(v) + " B"
 	}

@@ -2,8 +2,10 @@ package otelrr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/agentrr/agentrr/otelrr"
@@ -174,4 +176,127 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%dMB", n>>20)
 	}
 	return fmt.Sprintf("%dKB", n>>10)
+}
+
+// BenchmarkToolRecordBranches records 1 KB tool boundaries into one run
+// from one goroutine on the root branch and from 8 goroutines each on its
+// own branch (otelrr.Branch): the branches' synced writes share fsyncs
+// (group commit). ns/op is wall time per boundary.
+func BenchmarkToolRecordBranches(b *testing.B) {
+	for _, branches := range []int{1, 8} {
+		b.Run(fmt.Sprintf("branches=%d", branches), func(b *testing.B) {
+			doc := newBenchDoc(1 << 10)
+			tp := benchTP(b, b.TempDir())
+			ctx, run, err := tp.StartRun(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := benchBranches(ctx, b.N, branches, true, doc); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := run.End(nil); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkToolReplayBranches is BenchmarkToolReplay for a run of 1,000
+// 1 KB tool boundaries on one branch and on 8 branches (125 each),
+// replayed in-process: on 8 branches made one after another from one
+// goroutine, and on 8 branches a goroutine each (otelrr.Go). The cost per
+// boundary should not depend on the number of branches.
+func BenchmarkToolReplayBranches(b *testing.B) {
+	const n = 1000
+	for _, c := range []struct {
+		name       string
+		branches   int
+		concurrent bool
+	}{{"branches=1", 1, false}, {"branches=8/sequential", 8, false}, {"branches=8/concurrent", 8, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			doc := newBenchDoc(1 << 10)
+			dir := b.TempDir()
+			tp := benchTP(b, dir)
+			ctx, run, err := tp.StartRun(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := benchBranches(ctx, n, c.branches, true, doc); err != nil {
+				b.Fatal(err)
+			}
+			if err := run.End(nil); err != nil {
+				b.Fatal(err)
+			}
+			tp.Shutdown(context.Background())
+			store, err := spanlog.OpenExisting(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rec, err := replayer.Load(store, run.TraceID())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
+					tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(b.TempDir()), otelrr.WithServiceName("bench"))
+					if err != nil {
+						return err
+					}
+					defer tp.Shutdown(context.Background())
+					ctx, run, err := tp.StartRun(ctx, "bench")
+					if err != nil {
+						return err
+					}
+					return run.End(benchBranches(ctx, n, c.branches, c.concurrent, doc))
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !rep.Faithful() {
+					b.Fatalf("replay diverged: %+v", rep.Divergences)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/boundary")
+		})
+	}
+}
+
+// benchBranches makes n 1 KB tool calls: on ctx's branch when branches is
+// 1, else spread over that many branches ("w0", "w1", …), a goroutine each
+// (otelrr.Go) when concurrent, or one branch after the other.
+func benchBranches(ctx context.Context, n, branches int, concurrent bool, doc benchDoc) error {
+	calls := func(ctx context.Context, k int) error {
+		for range k {
+			if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if branches == 1 {
+		return calls(ctx, n)
+	}
+	errs := make([]error, branches)
+	var wg sync.WaitGroup
+	for g := range branches {
+		k := n / branches
+		if g < n%branches {
+			k++
+		}
+		if !concurrent {
+			errs[g] = calls(otelrr.Branch(ctx, fmt.Sprintf("w%d", g)), k)
+			continue
+		}
+		wg.Add(1)
+		otelrr.Go(ctx, fmt.Sprintf("w%d", g), func(ctx context.Context) {
+			defer wg.Done()
+			errs[g] = calls(ctx, k)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -338,20 +338,25 @@ func TestUnbranchedClockReadsAreAmbiguous(t *testing.T) {
 	if rec == nil {
 		t.Fatal("no two clock reads recorded in flight together in 5 runs")
 	}
+	// On replay the goroutines run at once: the first boundary of a group
+	// that cannot be told apart is reported, as ambiguous (the clock reads)
+	// or as an overlap the recording does not have (a search recorded
+	// alone, made now while another is in flight), whichever the
+	// scheduler reaches first. Never a faithful replay, never a guess.
 	for mode, m := range map[string]replayer.Mode{"strict": replayer.Strict, "observe": replayer.Observe} {
 		rep, _ := replayFanout(t, dir, rec, f, replayer.WithMode(m))
-		var amb *analyze.Divergence
-		for i := range rep.Divergences {
-			if rep.Divergences[i].Reason == analyze.ReasonAmbiguous {
-				amb = &rep.Divergences[i]
-				break
-			}
+		if rep.Faithful() {
+			t.Fatalf("%s: the replay matched clock reads of goroutines sharing a branch", mode)
 		}
-		if amb == nil {
-			t.Fatalf("%s: no ambiguous-concurrency divergence: %+v", mode, rep.Divergences)
+		d := rep.Divergences[0]
+		if d.Reason != analyze.ReasonAmbiguous && d.Reason != analyze.ReasonConcurrent {
+			t.Fatalf("%s: first divergence %s, want ambiguous or unbranched concurrency: %+v", mode, d.Reason, rep.Divergences)
 		}
-		if amb.ObservedKind != boundary.KindClock || !strings.Contains(amb.Note, "otelrr.Go") {
-			t.Errorf("%s: divergence %+v", mode, amb)
+		if !strings.Contains(d.Note, "otelrr.Go") {
+			t.Errorf("%s: divergence %+v does not say how to fix it", mode, d)
+		}
+		if d.Reason == analyze.ReasonAmbiguous && d.ObservedKind != boundary.KindClock {
+			t.Errorf("%s: ambiguous %s %s, want the clock", mode, d.ObservedKind, d.ObservedName)
 		}
 	}
 }

@@ -43,7 +43,8 @@ import (
 // parent SIGKILLs the child at random instants; afterwards
 //
 //   - the run reads back truncated (or complete, if the child got to end
-//     it), never damaged: what is stored is a whole prefix, seqs 0..n-1;
+//     it), never damaged: what is stored is a whole prefix, seqs 0..n-1,
+//     and every branch a prefix of itself, indices 0..k-1;
 //   - every marker has its boundary in the store;
 //   - the recording loads for replay, and replaying it serves every stored
 //     boundary and then reports the missing tail (recording-truncated),
@@ -54,7 +55,12 @@ import (
 // clock; the seed is logged, so a failure can be run again). Modes:
 //
 //	serial      one goroutine: tool calls and clock reads, then Run.End
-//	concurrent  four goroutines recording into one run at once
+//	concurrent  four goroutines recording into one run at once, on one
+//	            branch (the root)
+//	branches    a tree of branches (otelrr.Go) recording into one run at
+//	            once: six workers, four nested branches below them; every
+//	            branch must be a prefix of itself, and replaying serves
+//	            every stored boundary and reports each branch's missing tail
 //	stream      streamed chat completions through otelrr's HTTP transport
 //	            (openai-go against internal/fakeapi), killed mid-stream
 //	window      serial, killed inside span.End after the synced write and
@@ -65,7 +71,7 @@ const (
 	envChild   = "AGENTRR_TEST_CHILD"
 	envStore   = "AGENTRR_TEST_STORE"
 	envMarkers = "AGENTRR_TEST_MARKERS"
-	envMode    = "AGENTRR_TEST_MODE"   // serial, concurrent, stream or window
+	envMode    = "AGENTRR_TEST_MODE"   // serial, concurrent, branches, stream or window
 	envLLM     = "AGENTRR_TEST_LLM"    // stream: the fake API's OpenAI base URL
 	envWindow  = "AGENTRR_TEST_WINDOW" // window: the boundary to stop in
 
@@ -152,6 +158,160 @@ func streamTurn(ctx context.Context, client openai.Client, i int) error {
 		return fmt.Errorf("turn %d: reply %+v", i, acc.Choices)
 	}
 	return stream.Close()
+}
+
+// The branches agent: a tree of branches (otelrr.Go) recording into one run
+// at once. Each branch makes its steps one at a time, starts each child after
+// the child's step of it returned, then waits for its children and, when they
+// all got through, makes one more boundary, its join. The root reads the
+// clock, starts six branches named "worker" ("worker", "worker#1", …, in
+// program order), three of which start branches "sub" of their own (one of
+// those a "leaf"), and joins them.
+type branchPlan struct {
+	name     string // the name it is started with (otelrr.Go)
+	steps    int
+	children []branchChild // by after
+}
+
+type branchChild struct {
+	after int // started after this step of the parent returned
+	plan  *branchPlan
+}
+
+const (
+	childWorkers     = 6
+	childWorkerSteps = 90
+)
+
+// branchesProgram returns the branches agent's root.
+func branchesProgram() *branchPlan {
+	root := &branchPlan{steps: 1}
+	for g := range childWorkers {
+		w := &branchPlan{name: "worker", steps: childWorkerSteps}
+		if g%2 == 0 {
+			sub := &branchPlan{name: "sub", steps: 40}
+			w.children = append(w.children, branchChild{after: 20, plan: sub})
+			if g == 0 {
+				sub.children = []branchChild{{after: 10, plan: &branchPlan{name: "leaf", steps: 30}}}
+				// A second child of the same name: "worker/sub#1".
+				w.children = append(w.children, branchChild{after: 50, plan: &branchPlan{name: "sub", steps: 40}})
+			}
+		}
+		root.children = append(root.children, branchChild{after: 0, plan: w})
+	}
+	return root
+}
+
+// length is the number of boundaries the branch makes: its steps, and its
+// join when it has children.
+func (p *branchPlan) length() int {
+	if len(p.children) > 0 {
+		return p.steps + 1
+	}
+	return p.steps
+}
+
+// branchNode is one branch of the program, by path.
+type branchNode struct {
+	plan   *branchPlan
+	path   string
+	parent *branchNode // nil for the root
+	after  int         // the parent's step it is started after
+	kids   []*branchNode
+}
+
+// branchLayout returns the branches the program makes, by path, and its
+// root. Paths are what otelrr.Branch documents: the ancestors' names and
+// the branch's own, a second sibling of one name "#1".
+func branchLayout(root *branchPlan) (map[string]*branchNode, *branchNode) {
+	nodes := map[string]*branchNode{}
+	var walk func(n *branchNode)
+	walk = func(n *branchNode) {
+		nodes[n.path] = n
+		seen := map[string]int{}
+		for _, c := range n.plan.children {
+			k := &branchNode{plan: c.plan, path: boundary.ChildBranch(n.path, c.plan.name, seen[c.plan.name]), parent: n, after: c.after}
+			seen[c.plan.name]++
+			n.kids = append(n.kids, k)
+			walk(k)
+		}
+	}
+	top := &branchNode{plan: root, path: boundary.RootBranch}
+	walk(top)
+	return nodes, top
+}
+
+// branchArgs is the request of the branches agent's tool calls: the branch
+// and the step, so that a stored boundary shows which step of which branch
+// it is.
+type branchArgs struct {
+	B   string `json:"b"`
+	I   int    `json:"i"`
+	Pad string `json:"pad"`
+}
+
+type branchResult struct {
+	B string
+	I int
+}
+
+func branchNote(_ context.Context, a branchArgs) (branchResult, error) {
+	return branchResult{B: a.B, I: a.I}, nil
+}
+
+// branchStepIsClock says whether step i of a branch (its join included) is
+// a clock read; the others are tool calls.
+func branchStepIsClock(i int) bool { return i%4 == 3 }
+
+// branchStep makes step i of the branch ctx is on.
+func branchStep(ctx context.Context, i int, tool func(context.Context, branchArgs) (branchResult, error)) error {
+	if branchStepIsClock(i) {
+		_, err := otelrr.Now(ctx)
+		return err
+	}
+	path := otelrr.BranchPath(ctx)
+	res, err := otelrr.Tool(ctx, durabilityToolName, branchArgs{B: path, I: i, Pad: notePad}, tool)
+	if err != nil {
+		return err
+	}
+	if res.B != path || res.I != i {
+		return fmt.Errorf("branch %q step %d answered %+v", path, i, res)
+	}
+	return nil
+}
+
+// runBranch runs plan on the branch ctx is on and returns the errors of
+// its subtree. mark is called after each boundary returns. A branch stops at
+// its first error, but waits for the children it started.
+func runBranch(ctx context.Context, plan *branchPlan, tool func(context.Context, branchArgs) (branchResult, error), mark func(branch string, i int)) error {
+	path := otelrr.BranchPath(ctx)
+	var wg sync.WaitGroup
+	errs := make([]error, len(plan.children)+1)
+	next := 0
+	for i := 0; i < plan.steps; i++ {
+		if err := branchStep(ctx, i, tool); err != nil {
+			errs[len(plan.children)] = err
+			break
+		}
+		mark(path, i)
+		for ; next < len(plan.children) && plan.children[next].after == i; next++ {
+			k, c := next, plan.children[next].plan
+			wg.Add(1)
+			otelrr.Go(ctx, c.name, func(ctx context.Context) {
+				defer wg.Done()
+				errs[k] = runBranch(ctx, c, tool, mark)
+			})
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil || len(plan.children) == 0 {
+		return err
+	}
+	if err := branchStep(ctx, plan.steps, tool); err != nil {
+		return err
+	}
+	mark(path, plan.steps)
+	return nil
 }
 
 // windowProcessor runs after the durable processor: when boundary stopAt
@@ -253,6 +413,13 @@ func TestDurabilityChild(t *testing.T) {
 			})
 		}
 		wg.Wait()
+	case "branches":
+		err := runBranch(ctx, branchesProgram(), branchNote, func(branch string, i int) {
+			mark(fmt.Sprintf("%q %d\n", branch, i))
+		})
+		if err != nil {
+			die("%v", err)
+		}
 	case "stream":
 		client := streamClient(os.Getenv(envLLM), nil)
 		for i := range childStreamTurns {
@@ -298,6 +465,9 @@ type trialResult struct {
 	markers, records int
 	status           spanlog.Status
 	midStream        bool // stream mode: a stream was open when the child died
+	// branches mode: the branches with boundaries stored, and those whose
+	// tail is missing (reported recording-truncated on replay).
+	branches, tails int
 }
 
 // liveness bounds how long the parent waits for the child to make progress.
@@ -429,12 +599,17 @@ func runKillTrial(t *testing.T, env *durabilityEnv, tr killTrial) trialResult {
 		if r.Seq != int64(i) {
 			t.Fatalf("record %d has seq %d: not a prefix 0..n-1", i, r.Seq)
 		}
+		// The other agents make every boundary on the run's root branch.
+		if tr.mode != "branches" && (r.Branch != boundary.RootBranch || r.Index != r.Seq) {
+			t.Fatalf("seq %d is %s, want index %d of the root branch", r.Seq, boundary.Position(r.Branch, r.Index), r.Seq)
+		}
 	}
 	if runs, err := store.Runs(); err != nil || len(runs) != 1 || runs[0].Status != info.Status {
 		t.Errorf("Runs() = %+v, %v; want the one %s run", runs, err, info.Status)
 	}
 
 	res := trialResult{markers: len(marks), records: len(run.Records), status: info.Status}
+	var stored map[string]int // branches mode: boundaries stored per branch
 	switch tr.mode {
 	case "serial":
 		checkSerial(t, run.Records, marks, 1)
@@ -446,6 +621,9 @@ func runKillTrial(t *testing.T, env *durabilityEnv, tr killTrial) trialResult {
 		}
 	case "concurrent":
 		checkConcurrent(t, run.Records, marks)
+	case "branches":
+		stored = checkBranches(t, run.Records, marks)
+		res.branches = len(stored)
 	case "stream":
 		checkStream(t, run.Records, marks)
 		res.midStream = len(env.llm.Requests())-requestsBefore > len(run.Records)
@@ -461,6 +639,8 @@ func runKillTrial(t *testing.T, env *durabilityEnv, tr killTrial) trialResult {
 	switch tr.mode {
 	case "serial", "window":
 		replaySerial(t, storeDir, rec)
+	case "branches":
+		res.tails = replayBranches(t, storeDir, rec, stored)
 	case "stream":
 		replayStream(t, storeDir, rec, env)
 	}
@@ -560,6 +740,186 @@ func checkConcurrent(t *testing.T, recs []boundary.Record, marks []string) {
 			t.Errorf("marker %q has no stored boundary: an acknowledged tool call was lost", m)
 		}
 	}
+}
+
+// checkBranches checks a branches run and returns how many boundaries each
+// branch has stored, by path: every branch is a prefix of itself (indices
+// 0..k-1 in seq order) holding the first k boundaries its program makes;
+// what a branch did only after another branch's boundary returned is stored
+// only with that boundary; and every marker has its boundary stored.
+func checkBranches(t *testing.T, recs []boundary.Record, marks []string) map[string]int {
+	t.Helper()
+	nodes, _ := branchLayout(branchesProgram())
+	stored := map[string]int{}
+	for _, r := range recs {
+		n := nodes[r.Branch]
+		if n == nil {
+			t.Fatalf("seq %d is on branch %q, which the agent does not make", r.Seq, r.Branch)
+		}
+		i := stored[r.Branch]
+		if r.Index != int64(i) {
+			t.Fatalf("seq %d is %s: branch %s is not a prefix of itself (its next stored index should be %d)", r.Seq, boundary.Position(r.Branch, r.Index), boundary.BranchLabel(r.Branch), i)
+		}
+		stored[r.Branch]++
+		if i >= n.plan.length() {
+			t.Fatalf("seq %d: branch %s makes %d boundaries, %d are stored", r.Seq, boundary.BranchLabel(r.Branch), n.plan.length(), i+1)
+		}
+		if r.Group != 0 {
+			t.Errorf("seq %d (%s) is in concurrency group %d, yet its branch makes one boundary at a time", r.Seq, boundary.Position(r.Branch, r.Index), r.Group)
+		}
+		if branchStepIsClock(i) {
+			if r.Kind != boundary.KindClock || r.Name != "now" {
+				t.Errorf("%s is %s %s, want clock now", boundary.Position(r.Branch, r.Index), r.Kind, r.Name)
+			}
+			continue
+		}
+		var a branchArgs
+		if r.Kind != boundary.KindTool || r.Name != durabilityToolName || json.Unmarshal(r.Request, &a) != nil {
+			t.Errorf("%s is %s %s %.60s, want tool %s", boundary.Position(r.Branch, r.Index), r.Kind, r.Name, r.Request, durabilityToolName)
+			continue
+		}
+		if a.B != r.Branch || a.I != i || a.Pad != notePad {
+			t.Errorf("%s holds the tool call of branch %q step %d", boundary.Position(r.Branch, r.Index), a.B, a.I)
+		}
+	}
+	for path, k := range stored {
+		n := nodes[path]
+		// A branch starts after its parent's step n.after returned, its
+		// join after every child got through: those are stored.
+		if p := n.parent; p != nil && stored[p.path] <= n.after {
+			t.Errorf("branch %s has %d boundaries stored, yet its parent %s, which started it after its step %d, has %d", boundary.BranchLabel(path), k, boundary.BranchLabel(p.path), n.after, stored[p.path])
+		}
+		if len(n.kids) > 0 && k == n.plan.length() {
+			for _, c := range n.kids {
+				if stored[c.path] != c.plan.length() {
+					t.Errorf("branch %s's join is stored, yet its child %s has %d of its %d boundaries", boundary.BranchLabel(path), boundary.BranchLabel(c.path), stored[c.path], c.plan.length())
+				}
+			}
+		}
+	}
+	marked := map[string]int{}
+	for _, m := range marks {
+		var path string
+		var i int
+		if _, err := fmt.Sscanf(m, "%q %d", &path, &i); err != nil {
+			t.Fatalf("marker %q: %v", m, err)
+		}
+		if i != marked[path] {
+			t.Fatalf("marker %q: branch %s's markers are out of order (want index %d)", m, boundary.BranchLabel(path), marked[path])
+		}
+		marked[path]++
+		if i >= stored[path] {
+			t.Errorf("marker %q has no stored boundary: branch %s has %d stored, an acknowledged boundary was lost", m, boundary.BranchLabel(path), stored[path])
+		}
+	}
+	for path, k := range stored {
+		// A branch's next boundary starts only after its marker is written.
+		if k > marked[path]+1 {
+			t.Errorf("branch %s: %d boundaries stored but only %d markers", boundary.BranchLabel(path), k, marked[path])
+		}
+	}
+	return stored
+}
+
+// branchTails returns where replaying a branches run that stored the given
+// boundaries per branch must report a missing tail: the position of each
+// branch the replayed agent runs whose stored prefix it goes past. A branch
+// runs its stored prefix, and stops at the boundary after it; its children
+// started by then run; its join is made once every child got through.
+func branchTails(stored map[string]int) []string {
+	_, root := branchLayout(branchesProgram())
+	var tails []string
+	var visit func(n *branchNode) bool
+	visit = func(n *branchNode) bool {
+		k := stored[n.path]
+		ok := true
+		for _, c := range n.kids {
+			if c.after < min(k, n.plan.steps) {
+				ok = visit(c) && ok
+			}
+		}
+		if k < n.plan.steps || (ok && k < n.plan.length()) {
+			tails = append(tails, boundary.Position(n.path, int64(k)))
+			return false
+		}
+		return ok
+	}
+	visit(root)
+	slices.Sort(tails)
+	return tails
+}
+
+// replayBranches replays a branches run in-process with the same agent,
+// twice. In observe mode, every stored boundary is served and each branch
+// that goes past its stored prefix is reported there as recording-truncated
+// (branchTails), and nothing is missing; in strict mode (the default) the
+// replay halts at the first such tail. A complete run replays faithfully
+// both ways. No tool runs. It returns the number of tails.
+func replayBranches(t *testing.T, storeDir string, rec *replayer.Recording, stored map[string]int) int {
+	t.Helper()
+	tails := branchTails(stored)
+	if !rec.Truncated && len(tails) > 0 {
+		t.Fatalf("a complete run with tails missing: %v", tails)
+	}
+	replay := func(mode replayer.Mode) *analyze.Report {
+		var live atomic.Int64
+		tool := func(ctx context.Context, a branchArgs) (branchResult, error) {
+			live.Add(1)
+			return branchNote(ctx, a)
+		}
+		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
+			tp := newTP(t, storeDir)
+			ctx, run, err := tp.StartRun(ctx, "durability")
+			if err != nil {
+				return err
+			}
+			agentErr := runBranch(ctx, branchesProgram(), tool, func(string, int) {})
+			if err := run.End(agentErr); err != nil {
+				return err
+			}
+			return agentErr
+		}, replayer.WithMode(mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := live.Load(); n != 0 {
+			t.Errorf("%s replay ran %d tool calls live", mode, n)
+		}
+		return rep
+	}
+	n := len(rec.Records)
+	var at []string
+	describe := func(rep *analyze.Report) {
+		at = at[:0]
+		for _, d := range rep.Divergences {
+			at = append(at, boundary.Position(d.Branch, d.Index))
+			if d.Reason != analyze.ReasonTruncated {
+				t.Errorf("divergence at %s is %s (%s), want %s", boundary.Position(d.Branch, d.Index), d.Reason, d.Note, analyze.ReasonTruncated)
+			}
+		}
+		slices.Sort(at)
+	}
+
+	rep := replay(replayer.Observe)
+	describe(rep)
+	if !slices.Equal(at, tails) || rep.Served != n || rep.Requested != n+len(tails) || rep.RecordingTruncated != rec.Truncated {
+		t.Errorf("observe replay: served %d of %d, %d requested, truncated %v, divergences at %v; want every stored boundary served and the tails at %v",
+			rep.Served, n, rep.Requested, rep.RecordingTruncated, at, tails)
+	}
+
+	rep = replay(replayer.Strict)
+	describe(rep)
+	switch {
+	case len(tails) == 0:
+		if !rep.Faithful() || rep.Served != n {
+			t.Errorf("strict replay with no tail missing: served %d of %d, divergences at %v", rep.Served, n, at)
+		}
+	case len(at) != 1 || !slices.Contains(tails, at[0]) || !rep.Halted || rep.Served > n:
+		t.Errorf("strict replay: served %d of %d, halted %v, divergences at %v; want a halt at one of %v", rep.Served, n, rep.Halted, at, tails)
+	case !strings.Contains(rep.AgentError, "truncated recording"):
+		t.Errorf("strict replay: agent error %q", rep.AgentError)
+	}
+	return len(tails)
 }
 
 // checkStream checks a stream run: boundary i is streamed completion i,
@@ -717,6 +1077,7 @@ func durabilityTrials(t *testing.T) int {
 var maxDelay = map[string]time.Duration{
 	"serial":     1500 * time.Millisecond,
 	"concurrent": 1200 * time.Millisecond,
+	"branches":   1500 * time.Millisecond,
 	"stream":     1500 * time.Millisecond,
 }
 
@@ -731,8 +1092,9 @@ func planTrials(n int, rng *rand.Rand) []killTrial {
 		{mode: "window", window: 0},
 		{mode: "stream", delay: 30 * time.Millisecond},
 		{mode: "concurrent", delay: 5 * time.Millisecond},
+		{mode: "branches", delay: 5 * time.Millisecond},
 	}
-	modes := []string{"serial", "concurrent", "stream", "window", "serial", "stream"}
+	modes := []string{"serial", "concurrent", "branches", "stream", "window", "serial", "branches", "stream"}
 	for i := 0; len(trials) < n; i++ {
 		m := modes[i%len(modes)]
 		tr := killTrial{mode: m}
@@ -772,19 +1134,25 @@ func TestDurabilityKill(t *testing.T) {
 	type tally struct {
 		trials, truncated, complete, failed, midStream int
 		minRecs, maxRecs                               int
+		maxBranches, minTails, maxTails                int
 	}
 	tallies := map[string]*tally{}
 	for _, tr := range trials {
 		tl := tallies[tr.mode]
 		if tl == nil {
-			tl = &tally{minRecs: -1}
+			tl = &tally{minRecs: -1, minTails: -1}
 			tallies[tr.mode] = tl
 		}
 		t.Run(tr.String(), func(t *testing.T) {
-			res := runKillTrial(t, env, tr)
 			tl.trials++
+			// Counted even when a check stops the trial (t.Fatal).
+			defer func() {
+				if t.Failed() {
+					tl.failed++
+				}
+			}()
+			res := runKillTrial(t, env, tr)
 			if t.Failed() {
-				tl.failed++
 				return
 			}
 			switch res.status {
@@ -800,9 +1168,21 @@ func TestDurabilityKill(t *testing.T) {
 				tl.minRecs = res.records
 			}
 			tl.maxRecs = max(tl.maxRecs, res.records)
-			t.Logf("SIGKILL %s: %d markers, %d boundaries stored: verify %s, every marker's boundary stored, replay served %d then %s",
-				tr, res.markers, res.records, res.status, res.records,
-				map[spanlog.Status]string{spanlog.StatusTruncated: "reported the missing tail", spanlog.StatusComplete: "ended faithfully"}[res.status])
+			tl.maxBranches = max(tl.maxBranches, res.branches)
+			if tl.minTails < 0 || res.tails < tl.minTails {
+				tl.minTails = res.tails
+			}
+			tl.maxTails = max(tl.maxTails, res.tails)
+			then := map[spanlog.Status]string{spanlog.StatusTruncated: "reported the missing tail", spanlog.StatusComplete: "ended faithfully"}[res.status]
+			stored := fmt.Sprintf("%d boundaries stored", res.records)
+			if tr.mode == "branches" {
+				stored = fmt.Sprintf("%d boundaries stored on %d branches", res.records, res.branches)
+				if res.tails > 0 || res.status == spanlog.StatusTruncated {
+					then = fmt.Sprintf("reported the missing tails of %d branches", res.tails)
+				}
+			}
+			t.Logf("SIGKILL %s: %d markers, %s: verify %s, every marker's boundary stored, replay served %d then %s",
+				tr, res.markers, stored, res.status, res.records, then)
 		})
 	}
 	modes := slices.Sorted(maps.Keys(tallies))
@@ -813,8 +1193,11 @@ func TestDurabilityKill(t *testing.T) {
 		failed += tl.failed
 		line := fmt.Sprintf("durability %-10s %3d trials: %3d truncated, %3d complete, 0 damaged, %d failed; %d-%d boundaries stored",
 			m, tl.trials, tl.truncated, tl.complete, tl.failed, max(tl.minRecs, 0), tl.maxRecs)
-		if m == "stream" {
+		switch m {
+		case "stream":
 			line += fmt.Sprintf("; %d killed mid-stream", tl.midStream)
+		case "branches":
+			line += fmt.Sprintf("; up to %d branches stored, %d-%d tails missing", tl.maxBranches, max(tl.minTails, 0), tl.maxTails)
 		}
 		t.Log(line)
 	}

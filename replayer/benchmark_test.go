@@ -82,3 +82,74 @@ func BenchmarkSessionNextDecode(b *testing.B) {
 		i++
 	}
 }
+
+// benchBranchedRecording is benchRecording's n boundaries spread over
+// branches branches ("w0", "w1", …; the root when branches is 1), laid out
+// round-robin in seq order as concurrent branches record them, and the
+// queries that replay it in that order. As after Load, every record has
+// its own copy of its branch's path; as from the otelrr helpers, the
+// queries of one branch share one.
+func benchBranchedRecording(b *testing.B, n, branches int) (*replayer.Recording, []replayer.Query) {
+	b.Helper()
+	rec, _ := benchRecording(b, n)
+	qs := make([]replayer.Query, n)
+	next := make([]int64, branches)
+	paths := make([]string, branches)
+	for g := range paths {
+		if branches > 1 {
+			paths[g] = fmt.Sprintf("w%d", g)
+		}
+	}
+	for i := range rec.Records {
+		r := &rec.Records[i]
+		g := i % branches
+		r.Branch = strings.Clone(paths[g])
+		r.Index = next[g]
+		next[g]++
+		qs[i] = replayer.Query{Branch: paths[g], Kind: r.Kind, Name: r.Name, Signature: r.Signature, Request: r.Request}
+	}
+	return rec, qs
+}
+
+// BenchmarkSessionNextBranched is BenchmarkSessionNext on a recording of
+// 10,000 boundaries on one branch and on 8 branches, asked in seq order
+// (the branches interleaved): the cost per boundary should not depend on
+// the number of branches.
+func BenchmarkSessionNextBranched(b *testing.B) {
+	const n = 10000
+	for _, branches := range []int{1, 8} {
+		b.Run(fmt.Sprintf("branches=%d", branches), func(b *testing.B) {
+			rec, qs := benchBranchedRecording(b, n, branches)
+			s := replayer.NewSession(rec)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if i == n {
+					s, i = replayer.NewSession(rec), 0
+				}
+				if _, _, err := s.Next(qs[i]); err != nil {
+					b.Fatal(err)
+				}
+				s.Release(qs[i].Branch)
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkNewSession is the session's set-up for a 10,000-boundary
+// recording on one branch and on 8 (grouping the records by branch); the
+// metric is per recorded boundary.
+func BenchmarkNewSession(b *testing.B) {
+	const n = 10000
+	for _, branches := range []int{1, 8} {
+		b.Run(fmt.Sprintf("branches=%d", branches), func(b *testing.B) {
+			rec, _ := benchBranchedRecording(b, n, branches)
+			b.ReportAllocs()
+			for b.Loop() {
+				replayer.NewSession(rec)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/boundary")
+		})
+	}
+}

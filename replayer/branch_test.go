@@ -206,3 +206,26 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// A branch the recording shows shared by goroutines, asked in another
+// order: the request the recording has later is reported as unbranched
+// concurrency (how to fix it), not served out of its place.
+func TestReorderOnASharedBranchIsUnbranchedConcurrency(t *testing.T) {
+	rec := branchedRecording(
+		rb{group: 1, b: search("x"), resp: `"x"`},
+		rb{group: 1, b: search("y"), resp: `"y"`},
+		rb{b: search("z"), resp: `"z"`},
+	)
+	s := replayer.NewSession(rec)
+	_, _, err := ask(s, "", search("z"))
+	var de *replayer.DivergenceError
+	if !errors.As(err, &de) || de.Reason != analyze.ReasonConcurrent || !containsAll(de.Note, "later on branch (root), at index 2", "otelrr.Go") {
+		t.Errorf("z asked before the group: %v", err)
+	}
+	// Without groups the same reorder is an ordinary divergence.
+	plain := branchedRecording(rb{b: search("x"), resp: `"x"`}, rb{b: search("z"), resp: `"z"`})
+	s = replayer.NewSession(plain)
+	if _, _, err := ask(s, "", search("z")); !errors.As(err, &de) || de.Reason != analyze.ReasonSignature {
+		t.Errorf("z asked first on a branch never shared: %v", err)
+	}
+}

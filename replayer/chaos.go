@@ -24,9 +24,11 @@ import (
 // arrive in: the same seed perturbs a replay the same way.
 
 // chaosStep is the delay between the answers of consecutive ranks. It is
-// far above scheduling noise (microseconds), and small enough that a
-// chaotic replay of a few dozen boundaries still takes well under a second.
-const chaosStep = 2 * time.Millisecond
+// well above scheduling noise (microseconds on an idle machine, a
+// millisecond or two on a loaded one, with the race detector on), and small
+// enough that a chaotic replay of a few dozen boundaries still takes well
+// under a second.
+const chaosStep = 5 * time.Millisecond
 
 // chaosMaxRank bounds the rank: siblings past it share delays.
 const chaosMaxRank = 15

@@ -109,8 +109,13 @@ type Session struct {
 	// shown one at a time and mu is not held while the stepper waits.
 	stepMu sync.Mutex
 
-	mu          sync.Mutex
-	branches    map[string]*branchState
+	mu       sync.Mutex
+	branches map[string]*branchState
+	// last is the branch state looked up last, named lastBranch: a
+	// boundary's Release, and a branch's next boundary when no other
+	// branch came between, find their branch without hashing its name.
+	last        *branchState
+	lastBranch  string
 	branched    bool // the recording has branches besides the root
 	stop        *StopError
 	quit        bool // the stepper said Quit: every later boundary stops
@@ -136,6 +141,9 @@ type branchState struct {
 	requested int
 	// inflight counts the branch's boundaries between Next and Release.
 	inflight int
+	// grouped is true when the recording has boundaries of the branch in
+	// flight together: goroutines shared its context.
+	grouped bool
 }
 
 // NewSession returns a session serving rec.
@@ -146,18 +154,35 @@ func NewSession(rec *Recording, opts ...Option) *Session {
 	}
 	// In seq order, each branch's records are in index order (Load and the
 	// OTLP loaders refuse a recording where they are not).
-	byBranch := make(map[string][]*boundary.Record)
+	// Consecutive records are mostly of one branch: look a branch up only
+	// when the branch changes.
+	var (
+		bs     *branchState
+		bsName string
+	)
 	for i := range rec.Records {
 		r := &rec.Records[i]
-		byBranch[r.Branch] = append(byBranch[r.Branch], r)
+		if bs == nil || r.Branch != bsName {
+			bs, bsName = s.branches[r.Branch], r.Branch
+			if bs == nil {
+				bs = &branchState{}
+				s.branches[r.Branch] = bs
+			}
+		}
+		bs.recs = append(bs.recs, r)
+		bs.grouped = bs.grouped || r.Group != 0
 	}
-	for b, recs := range byBranch {
-		s.branches[b] = &branchState{recs: recs, served: make([]bool, len(recs))}
+	for b, bs := range s.branches {
+		bs.served = make([]bool, len(bs.recs))
 		if b != boundary.RootBranch {
 			s.branched = true
 		}
 	}
 	if s.chaos != nil {
+		byBranch := make(map[string][]*boundary.Record, len(s.branches))
+		for b, bs := range s.branches {
+			byBranch[b] = bs.recs
+		}
 		s.chaos.rank(byBranch)
 	}
 	return s
@@ -295,18 +320,32 @@ func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, 
 func (s *Session) Release(branch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if bs := s.branches[branch]; bs != nil && bs.inflight > 0 {
+	if bs := s.lookup(branch); bs != nil && bs.inflight > 0 {
 		bs.inflight--
 	}
+}
+
+// lookup returns the state of branch, nil for a branch the session does
+// not know. Called with s.mu held.
+func (s *Session) lookup(b string) *branchState {
+	if s.last != nil && b == s.lastBranch {
+		return s.last
+	}
+	bs := s.branches[b]
+	if bs != nil {
+		s.last, s.lastBranch = bs, b
+	}
+	return bs
 }
 
 // branch returns the state of branch, making it for a branch the recording
 // does not have. Called with s.mu held.
 func (s *Session) branch(b string) *branchState {
-	bs := s.branches[b]
+	bs := s.lookup(b)
 	if bs == nil {
 		bs = &branchState{}
 		s.branches[b] = bs
+		s.last, s.lastBranch = bs, b
 	}
 	return bs
 }
@@ -368,7 +407,7 @@ func (s *Session) match(bs *branchState, q Query) matched {
 		if same(r) {
 			return matched{rec: r, at: at}
 		}
-		return matched{rec: r, at: at, div: s.compare(r, q)}
+		return matched{rec: r, at: at, div: s.reordered(bs, q, s.compare(r, q))}
 	}
 	// r opens a group of boundaries recorded in flight together: the
 	// request is one of its members not yet served, by exact request.
@@ -398,7 +437,26 @@ func (s *Session) match(bs *branchState, q Query) matched {
 	}
 	d := s.compare(r, q)
 	d.Note = fmt.Sprintf("compared with the first of %d boundaries recorded in flight together on branch %s: none of them has this request", n, boundary.BranchLabel(q.Branch))
-	return matched{rec: r, at: at, div: d}
+	return matched{rec: r, at: at, div: s.reordered(bs, q, d)}
+}
+
+// reordered reclassifies d, a divergence of the request q on branch bs, as
+// unbranched concurrency when the recording shows goroutines sharing the
+// branch (concurrency groups) and holds this very request later on it: the
+// goroutines ran in another order. It is still a divergence: nothing is
+// served out of its place.
+func (s *Session) reordered(bs *branchState, q Query, d *analyze.Divergence) *analyze.Divergence {
+	if !bs.grouped {
+		return d
+	}
+	for i := bs.cursor; i < len(bs.recs); i++ {
+		if r := bs.recs[i]; !bs.served[i] && r.Kind == q.Kind && r.Name == q.Name && r.Signature == q.Signature {
+			d.Reason = analyze.ReasonConcurrent
+			d.Note = fmt.Sprintf("the recording has this request later on branch %s, at index %d: goroutines sharing the branch's context ran in another order, and nothing fixes their order; start each on its own branch (otelrr.Go, otelrr.Branch)", boundary.BranchLabel(q.Branch), r.Index)
+			return d
+		}
+	}
+	return d
 }
 
 // observed returns a divergence of the request q with nothing to compare

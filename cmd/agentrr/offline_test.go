@@ -123,6 +123,8 @@ func TestReplayIsOffline(t *testing.T) {
 		{"tool_caller", "tool_caller", nil, 0, `faithful \(live model calls: 0, tool runs: 0\)`},
 		{"openai_agent_stream", "openai_agent", []string{"-stream=true"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
 		{"openai_agent_json", "openai_agent", []string{"-stream=false"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
+		{"parallel_tools_stream", "parallel_tools", []string{"-stream=true"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
+		{"parallel_tools_json", "parallel_tools", []string{"-stream=false"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
 		{"broken_replay_cases_agent", "broken_replay_cases", []string{"agent", "-attachments", "2"}, 0, `faithful`},
 		{"unstable_loop", "unstable_loop", nil, -1, `.`},
 	} {

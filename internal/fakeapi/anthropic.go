@@ -81,22 +81,25 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	for i, t := range req.Tools {
 		tools[i] = tool{name: t.Name, params: schemaParams(t.InputSchema)}
 	}
-	rep := answer(conv, tools)
+	// Claude may call several tools in one turn, but the fake calls one at
+	// a time.
+	rep := answer(conv, tools, false)
 
 	msgID := fmt.Sprintf("msg_fake_%d", id)
 	model := req.Model + "-20260101"
-	toolID := fmt.Sprintf("toolu_fake_%d", id)
-	outWords := countWords(rep.text) + countWords(rep.toolArgs)
+	outWords := countWords(rep.text) + rep.argWords()
 	stop := "end_turn"
-	if rep.toolName != "" {
+	if len(rep.calls) > 0 {
 		stop = "tool_use"
 	}
+	toolID := func(i int) string { return callID("toolu_fake", id, i, len(rep.calls)) }
 
 	if !req.Stream {
 		var content []any
-		if rep.toolName != "" {
-			content = append(content, map[string]any{"type": "tool_use", "id": toolID, "name": rep.toolName, "input": json.RawMessage(rep.toolArgs)})
-		} else {
+		for i, c := range rep.calls {
+			content = append(content, map[string]any{"type": "tool_use", "id": toolID(i), "name": c.name, "input": json.RawMessage(c.args)})
+		}
+		if len(rep.calls) == 0 {
 			content = append(content, map[string]any{"type": "text", "text": rep.text})
 		}
 		writeJSON(w, fault, map[string]any{
@@ -114,22 +117,24 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		"usage": map[string]any{"input_tokens": conv.words, "output_tokens": 1},
 	}})
 	out.event("ping", map[string]any{"type": "ping"})
-	if rep.toolName != "" {
-		out.event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-			"content_block": map[string]any{"type": "tool_use", "id": toolID, "name": rep.toolName, "input": map[string]any{}}})
-		for _, p := range thirds(rep.toolArgs) {
-			out.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+	for i, c := range rep.calls {
+		out.event("content_block_start", map[string]any{"type": "content_block_start", "index": i,
+			"content_block": map[string]any{"type": "tool_use", "id": toolID(i), "name": c.name, "input": map[string]any{}}})
+		for _, p := range thirds(c.args) {
+			out.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
 				"delta": map[string]any{"type": "input_json_delta", "partial_json": p}})
 		}
-	} else {
+		out.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
+	}
+	if len(rep.calls) == 0 {
 		out.event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
 			"content_block": map[string]any{"type": "text", "text": ""}})
 		for _, p := range pieces(rep.text) {
 			out.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
 				"delta": map[string]any{"type": "text_delta", "text": p}})
 		}
+		out.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	}
-	out.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	out.event("message_delta", map[string]any{"type": "message_delta",
 		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]any{"output_tokens": outWords}})

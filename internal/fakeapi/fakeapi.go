@@ -11,7 +11,10 @@
 // called since the last user message, it calls the next one (in declaration
 // order, one call per turn), filling each string parameter with the first
 // word of the user's message that contains a digit (an id such as A-1001),
-// else with the whole message. Once every tool has answered, it replies
+// else with the whole message. An OpenAI request with parallel_tool_calls
+// true gets a call of every tool not yet called at once: one assistant
+// message with several tool_calls (ids call_fake_<n>_0, _1, …), streamed
+// one call after the other. Once every tool has answered, it replies
 // "Here is what I found: " followed by the tool results. Without tools it
 // replies "You said: " and the user's message. Streamed text comes in
 // pieces of three words, tool arguments in three pieces.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,5 +179,104 @@ func TestAPIKeyChecked(t *testing.T) {
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || !strings.Contains(apiErr.Message, "wrong-key") {
 		t.Fatalf("err = %v, want a 401 quoting the key sent", err)
+	}
+}
+
+// tripTools declares one tool per name, each taking a trip id.
+func tripTools(names ...string) []openai.ChatCompletionToolUnionParam {
+	var tools []openai.ChatCompletionToolUnionParam
+	for _, n := range names {
+		tools = append(tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+			Name: n,
+			Parameters: shared.FunctionParameters{
+				"type":       "object",
+				"properties": map[string]any{"trip_id": map[string]any{"type": "string"}},
+			},
+		}))
+	}
+	return tools
+}
+
+// With parallel_tool_calls true, one reply calls every tool, non-streamed
+// or streamed (the SDK's accumulator sees each call by its index); the
+// results, given back in one turn, make the answer. Unset, the model calls
+// one tool per turn as before.
+func TestOpenAIParallelToolCalls(t *testing.T) {
+	names := []string{"flights", "hotels", "weather"}
+	for _, stream := range []bool{false, true} {
+		t.Run(map[bool]string{false: "json", true: "stream"}[stream], func(t *testing.T) {
+			s := fakeapi.New()
+			defer s.Close()
+			client := openAIClient(s)
+			ctx := context.Background()
+			params := openai.ChatCompletionNewParams{
+				Model:             "gpt-4o-mini",
+				Messages:          []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Plan trip T-42, please.")},
+				Tools:             tripTools(names...),
+				ParallelToolCalls: openai.Bool(true),
+			}
+			complete := func() openai.ChatCompletionMessage {
+				t.Helper()
+				if !stream {
+					resp, err := client.Chat.Completions.New(ctx, params)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return resp.Choices[0].Message
+				}
+				st := client.Chat.Completions.NewStreaming(ctx, params)
+				var acc openai.ChatCompletionAccumulator
+				var finished []string
+				for st.Next() {
+					acc.AddChunk(st.Current())
+					if tc, ok := acc.JustFinishedToolCall(); ok {
+						finished = append(finished, tc.Name)
+					}
+				}
+				if err := st.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if calls := acc.Choices[0].Message.ToolCalls; len(calls) > 0 && !slices.Equal(finished, names) {
+					t.Errorf("the accumulator finished the calls %q, want %q", finished, names)
+				}
+				return acc.Choices[0].Message
+			}
+			msg := complete()
+			if len(msg.ToolCalls) != len(names) {
+				t.Fatalf("one reply called %d tools, want %d: %+v", len(msg.ToolCalls), len(names), msg)
+			}
+			ids := map[string]bool{}
+			for i, tc := range msg.ToolCalls {
+				if tc.Function.Name != names[i] || tc.Function.Arguments != `{"trip_id":"T-42"}` || tc.ID == "" || ids[tc.ID] {
+					t.Errorf("tool call %d: %+v", i, tc)
+				}
+				ids[tc.ID] = true
+			}
+			params.Messages = append(params.Messages, msg.ToParam())
+			var results []string
+			for _, tc := range msg.ToolCalls {
+				results = append(results, tc.Function.Name+" ok.")
+				params.Messages = append(params.Messages, openai.ToolMessage(tc.Function.Name+" ok.", tc.ID))
+			}
+			msg = complete()
+			if want := "Here is what I found: " + strings.Join(results, " "); msg.Content != want || len(msg.ToolCalls) != 0 {
+				t.Errorf("answer %+v, want %q", msg, want)
+			}
+		})
+	}
+
+	s := fakeapi.New()
+	defer s.Close()
+	client := openAIClient(s)
+	resp, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Plan trip T-42, please.")},
+		Tools:    tripTools(names...),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := resp.Choices[0].Message.ToolCalls; len(calls) != 1 || calls[0].Function.Name != names[0] {
+		t.Errorf("without parallel_tool_calls: %+v, want one call of %s", calls, names[0])
 	}
 }

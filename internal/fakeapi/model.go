@@ -2,6 +2,7 @@ package fakeapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"unicode"
@@ -21,23 +22,45 @@ type conversation struct {
 	words   int // every word of the conversation, for usage
 }
 
-// reply is the model's answer: text, or one tool call.
+// reply is the model's answer: text, or tool calls.
 type reply struct {
-	text     string
-	toolName string
-	toolArgs string // JSON object
+	text  string
+	calls []toolCall
 }
 
-// answer is the scripted model.
-func answer(conv conversation, tools []tool) reply {
+// toolCall is one tool call of a reply.
+type toolCall struct {
+	name string
+	args string // JSON object
+}
+
+// argWords is the number of words of the reply's tool arguments, for usage.
+func (r reply) argWords() int {
+	n := 0
+	for _, c := range r.calls {
+		n += countWords(c.args)
+	}
+	return n
+}
+
+// answer is the scripted model. With parallel, it calls every tool not yet
+// called at once; else the next one.
+func answer(conv conversation, tools []tool, parallel bool) reply {
 	if n := len(conv.results); n < len(tools) {
-		t := tools[n]
-		args := map[string]string{}
-		for _, p := range t.params {
-			args[p] = idOf(conv.lastUser)
+		pending := tools[n : n+1]
+		if parallel {
+			pending = tools[n:]
 		}
-		b, _ := json.Marshal(args)
-		return reply{toolName: t.name, toolArgs: string(b)}
+		var rep reply
+		for _, t := range pending {
+			args := map[string]string{}
+			for _, p := range t.params {
+				args[p] = idOf(conv.lastUser)
+			}
+			b, _ := json.Marshal(args)
+			rep.calls = append(rep.calls, toolCall{name: t.name, args: string(b)})
+		}
+		return rep
 	}
 	if len(tools) > 0 {
 		return reply{text: "Here is what I found: " + strings.Join(conv.results, " ")}
@@ -91,3 +114,12 @@ func thirds(s string) []string {
 }
 
 func countWords(s string) int { return len(strings.Fields(s)) }
+
+// callID is the id of the i-th of n tool calls of the reply to request id:
+// prefix_<id> when it is the only one, prefix_<id>_<i> otherwise.
+func callID(prefix string, id, i, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("%s_%d", prefix, id)
+	}
+	return fmt.Sprintf("%s_%d_%d", prefix, id, i)
+}

@@ -27,7 +27,10 @@ type openAIRequest struct {
 			Parameters json.RawMessage `json:"parameters"`
 		} `json:"function"`
 	} `json:"tools"`
-	StreamOptions *struct {
+	// ParallelToolCalls is the request's parallel_tool_calls, nil when
+	// absent.
+	ParallelToolCalls *bool `json:"parallel_tool_calls"`
+	StreamOptions     *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
@@ -78,25 +81,32 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	for i, t := range req.Tools {
 		tools[i] = tool{name: t.Function.Name, params: schemaParams(t.Function.Parameters)}
 	}
-	rep := answer(conv, tools)
+	// The real API calls tools in parallel unless parallel_tool_calls is
+	// false; the fake calls one at a time unless it is true, so that
+	// agents written for one call per turn keep their conversation.
+	rep := answer(conv, tools, req.ParallelToolCalls != nil && *req.ParallelToolCalls)
 
 	chatID := fmt.Sprintf("chatcmpl-fake-%d", id)
 	model := req.Model + "-2026-01-01"
-	callID := fmt.Sprintf("call_fake_%d", id)
-	outWords := countWords(rep.text) + countWords(rep.toolArgs)
+	outWords := countWords(rep.text) + rep.argWords()
 	usage := map[string]any{"prompt_tokens": conv.words, "completion_tokens": outWords, "total_tokens": conv.words + outWords}
 	finish := "stop"
-	if rep.toolName != "" {
+	if len(rep.calls) > 0 {
 		finish = "tool_calls"
 	}
+	toolCallID := func(i int) string { return callID("call_fake", id, i, len(rep.calls)) }
 
 	if !req.Stream {
 		msg := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
-		if rep.toolName != "" {
-			msg["tool_calls"] = []any{map[string]any{
-				"id": callID, "type": "function",
-				"function": map[string]any{"name": rep.toolName, "arguments": rep.toolArgs},
-			}}
+		var calls []any
+		for i, c := range rep.calls {
+			calls = append(calls, map[string]any{
+				"id": toolCallID(i), "type": "function",
+				"function": map[string]any{"name": c.name, "arguments": c.args},
+			})
+		}
+		if len(calls) > 0 {
+			msg["tool_calls"] = calls
 		} else {
 			msg["content"] = rep.text
 		}
@@ -116,17 +126,20 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out.event("", chunk(map[string]any{"role": "assistant", "content": ""}, nil))
-	if rep.toolName != "" {
+	// Several tool calls stream one after the other, each told apart by
+	// its index, as the real API streams them.
+	for i, c := range rep.calls {
 		out.event("", chunk(map[string]any{"tool_calls": []any{map[string]any{
-			"index": 0, "id": callID, "type": "function",
-			"function": map[string]any{"name": rep.toolName, "arguments": ""},
+			"index": i, "id": toolCallID(i), "type": "function",
+			"function": map[string]any{"name": c.name, "arguments": ""},
 		}}}, nil))
-		for _, p := range thirds(rep.toolArgs) {
+		for _, p := range thirds(c.args) {
 			out.event("", chunk(map[string]any{"tool_calls": []any{map[string]any{
-				"index": 0, "function": map[string]any{"arguments": p},
+				"index": i, "function": map[string]any{"arguments": p},
 			}}}, nil))
 		}
-	} else {
+	}
+	if len(rep.calls) == 0 {
 		for _, p := range pieces(rep.text) {
 			out.event("", chunk(map[string]any{"content": p}, nil))
 		}
