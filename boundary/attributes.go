@@ -18,9 +18,11 @@ const (
 	AttrBranchIndex = "agentrr.branch.index"
 	// AttrConcurrent is set on boundaries that were in flight at the same
 	// time as another boundary of the same branch (goroutines sharing one
-	// branch's context). Its value numbers the group of boundaries that were
-	// in flight together; replay matches the members of a group among
-	// themselves by exact kind, name and signature.
+	// branch's context): the boundaries in flight together, directly or
+	// through each other, form a concurrency group, and every member but
+	// the first carries the branch index of the first. A group's indices
+	// are contiguous; replay matches its members among themselves by exact
+	// kind, name and signature.
 	AttrConcurrent = "agentrr.concurrent"
 	// AttrName is the model, tool name, clock/rand operation or HTTP method+path.
 	AttrName = "agentrr.name"

@@ -23,8 +23,10 @@ type Record struct {
 	// path ("" for the root) and its position in that branch.
 	Branch string
 	Index  int64
-	// Group is not 0 when the boundary was in flight together with other
-	// boundaries of its branch: they share the group number.
+	// Group is the index, in its branch, of the first boundary of the
+	// boundary's concurrency group: of the boundaries of its branch that
+	// were in flight together with it. It is Index itself for a boundary
+	// that was in flight alone (and for the first of a group).
 	Group int64
 
 	Kind      Kind
@@ -114,9 +116,10 @@ func FromSpan(span ptrace.Span) (Record, error) {
 	} else if r.Branch != RootBranch {
 		return r, fmt.Errorf("boundary span %s: %s %q without %s", span.SpanID(), AttrBranch, r.Branch, AttrBranchIndex)
 	}
+	r.Group = r.Index
 	if v, ok := attrs.Get(AttrConcurrent); ok {
-		if v.Type() != pcommon.ValueTypeInt || v.Int() <= 0 {
-			return r, fmt.Errorf("boundary span %s: %s is %s, want a positive integer", span.SpanID(), AttrConcurrent, v.AsString())
+		if v.Type() != pcommon.ValueTypeInt || v.Int() < 0 || v.Int() >= r.Index {
+			return r, fmt.Errorf("boundary span %s: %s is %s, want the index of an earlier boundary of its branch (below %d)", span.SpanID(), AttrConcurrent, v.AsString(), r.Index)
 		}
 		r.Group = v.Int()
 	}

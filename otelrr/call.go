@@ -41,6 +41,8 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 		return zero, fmt.Errorf("otelrr: %s %s: request cannot be recorded: %w", sp.kind, sp.name, err)
 	}
 	c := run.begin(ctx, sp, run.rec.redact.JSON(reqJSON))
+	// In flight until the helper returns, its synced write included.
+	defer c.release()
 
 	var (
 		resp     Resp
@@ -138,8 +140,8 @@ func (r *Run) open(ctx context.Context, sp spec, reqJSON []byte) *boundaryCall {
 
 // release ends the boundary's time in flight on its branch (for the
 // recording's concurrency groups, and the replay's check that a branch
-// makes one boundary at a time). finish releases; a streamed exchange is
-// released earlier, when its response arrives.
+// makes one boundary at a time): when its helper returns, or a streamed
+// exchange's response arrives.
 func (c *boundaryCall) release() {
 	if !c.released {
 		c.released = true
@@ -207,10 +209,12 @@ func (c *boundaryCall) finish(resp []byte, callErr error, attrs ...attribute.Key
 	if callErr != nil {
 		c.span.SetStatus(codes.Error, errText)
 	}
-	// The replay's flight ends here; the recording's as the boundary is
-	// given its place.
-	c.unhold()
 	rr, id := c.run.rr, c.span.SpanContext().SpanID()
+	if c.released {
+		// A stream whose body ends after its exchange returned: matched
+		// (and held) only now.
+		defer c.unhold()
+	}
 	if !c.span.IsRecording() {
 		rr.Forget(id)
 		c.span.End()

@@ -764,8 +764,8 @@ func checkBranches(t *testing.T, recs []boundary.Record, marks []string) map[str
 		if i >= n.plan.length() {
 			t.Fatalf("seq %d: branch %s makes %d boundaries, %d are stored", r.Seq, boundary.BranchLabel(r.Branch), n.plan.length(), i+1)
 		}
-		if r.Group != 0 {
-			t.Errorf("seq %d (%s) is in concurrency group %d, yet its branch makes one boundary at a time", r.Seq, boundary.Position(r.Branch, r.Index), r.Group)
+		if r.Group != r.Index {
+			t.Errorf("seq %d (%s) is in the concurrency group from index %d, yet its branch makes one boundary at a time", r.Seq, boundary.Position(r.Branch, r.Index), r.Group)
 		}
 		if branchStepIsClock(i) {
 			if r.Kind != boundary.KindClock || r.Name != "now" {

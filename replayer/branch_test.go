@@ -20,13 +20,23 @@ type rb struct {
 }
 
 // branchedRecording lays the boundaries out in the order given (their seq),
-// numbering each branch's boundaries in turn.
+// numbering each branch's boundaries in turn; boundaries with one group
+// label (not 0) form a concurrency group.
 func branchedRecording(bs ...rb) *replayer.Recording {
 	rec := &replayer.Recording{TraceID: "0123456789abcdef0123456789abcdef"}
 	next := map[string]int64{}
+	first := map[int64]int64{}
 	for i, x := range bs {
 		r := x.b.record(int64(i), x.resp)
-		r.Branch, r.Index, r.Group = x.branch, next[x.branch], x.group
+		r.Branch, r.Index = x.branch, next[x.branch]
+		r.Group = r.Index
+		if x.group != 0 {
+			if f, ok := first[x.group]; ok {
+				r.Group = f
+			} else {
+				first[x.group] = r.Index
+			}
+		}
 		next[x.branch]++
 		rec.Records = append(rec.Records, r)
 	}

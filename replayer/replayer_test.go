@@ -31,7 +31,7 @@ func (b bnd) sig() string { return boundary.Signature(b.kind, b.name, []byte(b.r
 
 func (b bnd) record(seq int64, resp string) boundary.Record {
 	return boundary.Record{
-		Seq: seq, Index: seq, Kind: b.kind, Name: b.name, Request: []byte(b.req), Response: []byte(resp),
+		Seq: seq, Index: seq, Group: seq, Kind: b.kind, Name: b.name, Request: []byte(b.req), Response: []byte(resp),
 		Signature: b.sig(), PayloadHash: boundary.PayloadHash([]byte(b.req), []byte(resp), ""),
 		RequestLength: int64(len(b.req)), ResponseLength: int64(len(resp)),
 	}

@@ -142,9 +142,14 @@ type branchState struct {
 	// inflight counts the branch's boundaries between Next and Release.
 	inflight int
 	// grouped is true when the recording has boundaries of the branch in
-	// flight together: goroutines shared its context.
+	// flight together: goroutines shared its context. size holds the size
+	// of each concurrency group of more than one, by its first index.
 	grouped bool
+	size    map[int64]int
 }
+
+// inGroup reports whether r belongs to a concurrency group of more than one.
+func (bs *branchState) inGroup(r *boundary.Record) bool { return bs.size[r.Group] > 1 }
 
 // NewSession returns a session serving rec.
 func NewSession(rec *Recording, opts ...Option) *Session {
@@ -170,7 +175,16 @@ func NewSession(rec *Recording, opts ...Option) *Session {
 			}
 		}
 		bs.recs = append(bs.recs, r)
-		bs.grouped = bs.grouped || r.Group != 0
+		if r.Group != r.Index {
+			if bs.size == nil {
+				bs.size = map[int64]int{}
+			}
+			if bs.size[r.Group] == 0 {
+				bs.size[r.Group] = 1 // its first
+			}
+			bs.size[r.Group]++
+			bs.grouped = true
+		}
 	}
 	for b, bs := range s.branches {
 		bs.served = make([]bool, len(bs.recs))
@@ -395,7 +409,7 @@ func (s *Session) match(bs *branchState, q Query) matched {
 		return matched{at: at, div: d}
 	}
 	r := bs.recs[at]
-	if r.Group == 0 {
+	if !bs.inGroup(r) {
 		// The common case first: previews and diffs are only worth their
 		// cost (a JSON compaction of each payload) for a divergence.
 		if bs.inflight > 1 {

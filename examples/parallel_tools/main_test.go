@@ -22,6 +22,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -374,7 +375,7 @@ func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 		t.Run(map[bool]string{true: "stream", false: "json"}[stream], func(t *testing.T) {
 			dir := t.TempDir()
 			t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
-			t.Setenv(otelrr.EnvReplay, "")
+			t.Setenv(handshake.EnvReplay, "")
 			var rec bytes.Buffer
 			err := run(context.Background(), &Options{Stream: stream, Out: &rec, TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
 			if err != nil {
@@ -398,7 +399,7 @@ func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 				}
 			}
 
-			t.Setenv(otelrr.EnvReplay, m[1])
+			t.Setenv(handshake.EnvReplay, m[1])
 			var rp bytes.Buffer
 			err = run(context.Background(), &Options{Stream: stream, Out: &rp, Transport: dialGuard(t), TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
 			if err != nil {

@@ -15,24 +15,22 @@ import (
 // A branch of a run is meant to make one boundary at a time: that is what
 // makes "the n-th boundary of the branch" a fixed identity. When an agent
 // shares one branch's context between goroutines, boundaries of that branch
-// overlap. The processor notices: every boundary that was in flight together
-// with another one of its branch is stored with agentrr.concurrent set to
-// the number of its group (the boundaries that overlapped, directly or
-// through each other), and replay matches a group's members among
-// themselves by exact request instead of by position. The group is decided
-// as the boundary is given its place (Reserve), under one lock with the
-// place, so a boundary that starts after another's is placed is in a later
-// group and has a later index.
+// overlap. The run notices: a boundary is in flight from the moment its
+// helper starts until the helper returns (a streamed HTTP exchange, until
+// its response arrives), its synced write included, and the boundaries of
+// a branch that were in flight together, directly or through each other,
+// form a concurrency group. Every member of a group but the first placed
+// is stored with agentrr.concurrent set to the branch index of that first
+// one; a group's indices are contiguous (a boundary placed while a group is
+// in flight is one of it), and replay matches a group's members among
+// themselves by exact request instead of by position.
 
-// flight is one boundary between Begin and its write.
+// flight is one boundary between Begin and Release.
 type flight struct {
 	branch   string
-	group    int64
+	group    int64  // the branch's group number when it began
 	what     string // "kind name", for warnings
 	released bool
-	// concurrent is decided at release: another boundary of the branch
-	// was in flight during this one's life.
-	concurrent bool
 	// pos is the place Reserve gave the boundary; abandoned is set when
 	// the reservation failed (the writer is closed or failed).
 	pos                 spanlog.Pos
@@ -43,18 +41,18 @@ type flight struct {
 type branchFlights struct {
 	inflight int
 	group    int64 // the group of the boundaries in flight now
-	members  int   // boundaries in that group so far
-	last     *flight
-	// sigs maps each signature written in the current group to its payload
+	// first is the index of the group's first boundary placed, -1 before.
+	first int64
+	last  *flight
+	// sigs maps each signature placed in the current group to its payload
 	// hash: two members with one request and different answers cannot be
 	// told apart on replay.
 	sigs map[string]string
 }
 
 // Begin tells the run that the boundary span id of branch has started;
-// kind and name are for messages. The processor writes the span with the
-// concurrency group it belongs to, if any (see AttrConcurrent). Spans that
-// end without Begin are written as sequential.
+// kind and name are for messages. Spans of boundaries that end without
+// Begin (made without otelrr's helpers) are placed as they end, alone.
 func (r *Run) Begin(id trace.SpanID, branch string, kind boundary.Kind, name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -66,7 +64,7 @@ func (r *Run) Begin(id trace.SpanID, branch string, kind boundary.Kind, name str
 	f := &flight{branch: branch, what: string(kind) + " " + name}
 	if bf.inflight == 0 {
 		r.groups++
-		bf.group, bf.members, bf.sigs = r.groups, 0, nil
+		bf.group, bf.first, bf.sigs = r.groups, -1, nil
 	} else if !r.warnedOverlap && !r.replayed {
 		r.warnedOverlap = true
 		otel.Handle(fmt.Errorf("agentrr: run %s: %s and %s were in flight at once on branch %s: they replay matched among themselves by exact request; start each goroutine on its own branch (otelrr.Go, otelrr.Branch) so that every call replays in its place",
@@ -74,19 +72,21 @@ func (r *Run) Begin(id trace.SpanID, branch string, kind boundary.Kind, name str
 	}
 	f.group = bf.group
 	bf.inflight++
-	bf.members++
 	bf.last = f
 	r.flights[id] = f
 }
 
-// Release ends the in-flight life of the boundary span id before its
-// write: a streamed HTTP exchange is in flight until its response arrives,
-// and written when its body ends, after whatever the branch did meanwhile.
+// Release ends the in-flight life of the boundary span id: its helper
+// returns, or a streamed exchange's response arrived (the stream is placed
+// and written when its body ends).
 func (r *Run) Release(id trace.SpanID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f := r.flights[id]; f != nil {
 		r.releaseLocked(f)
+		if f.reserved || f.abandoned {
+			delete(r.flights, id)
+		}
 	}
 }
 
@@ -95,25 +95,21 @@ func (r *Run) releaseLocked(f *flight) {
 		return
 	}
 	f.released = true
-	bf := r.branches[f.branch]
-	f.concurrent = bf.members > 1
-	bf.inflight--
+	r.branches[f.branch].inflight--
 }
 
-// landedLocked is called as the boundary span id is given its place: it
-// releases the span if it was in flight and returns its concurrency group
-// and whether it belongs to one (was in flight with another boundary of
-// its branch). Called with r.mu held.
-func (r *Run) landedLocked(id trace.SpanID, sig, payloadHash string) (int64, bool) {
-	f := r.flights[id]
-	if f == nil {
-		return 0, false
+// placeLocked decides the concurrency group of the boundary f, placed at
+// pos with signature sig and payload hash: it returns the branch index of
+// the first boundary of its group when it is in one and not that first
+// one, nil otherwise. Called with r.mu held.
+func (r *Run) placeLocked(f *flight, pos spanlog.Pos, sig, payloadHash string) *int64 {
+	bf := r.branches[f.branch]
+	if bf == nil || bf.inflight == 0 {
+		return nil // placed alone: nothing of its branch is in flight
 	}
-	r.releaseLocked(f)
-	if !f.concurrent {
-		return 0, false
-	}
-	if bf := r.branches[f.branch]; bf.group == f.group && !r.replayed {
+	// A group is in flight (this boundary's, or one a stream released
+	// earlier joins as it is placed among its members).
+	if !r.replayed {
 		if bf.sigs == nil {
 			bf.sigs = make(map[string]string)
 		}
@@ -124,5 +120,10 @@ func (r *Run) landedLocked(id trace.SpanID, sig, payloadHash string) (int64, boo
 		}
 		bf.sigs[sig] = payloadHash
 	}
-	return f.group, true
+	if bf.first < 0 {
+		bf.first = pos.Index
+		return nil
+	}
+	first := bf.first
+	return &first
 }

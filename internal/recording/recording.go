@@ -81,39 +81,39 @@ func (r *Run) Ended() bool { return r.ended.Load() }
 func (r *Run) MarkEnded() { r.ended.Store(true) }
 
 // Reserve gives the boundary span id, of branch, its place in the run, as
-// it ends: it leaves the set of boundaries in flight (deciding its
-// concurrency group) and gets its seq and index from the writer, under one
-// lock, so that a boundary that starts after this one is placed after it.
-// It returns the attributes that say so (agentrr.seq, agentrr.branch.index
-// and, for a member of a concurrency group, agentrr.concurrent), to be set
-// on the span before it ends.
+// it ends: its seq and index from the writer and, under one lock with them,
+// its concurrency group, so that a boundary that starts after this one is
+// placed after it. It returns the attributes that say so (agentrr.seq,
+// agentrr.branch.index and, for a member of a concurrency group other than
+// its first, agentrr.concurrent), to be set on the span before it ends.
 func (r *Run) Reserve(id trace.SpanID, branch, sig, payloadHash string) (spanlog.Pos, []attribute.KeyValue, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	group, concurrent := r.landedLocked(id, sig, payloadHash)
+	f := r.flights[id]
+	if f == nil {
+		f = &flight{branch: branch, released: true}
+		r.flights[id] = f
+	}
 	pos, err := r.W.Reserve(branch)
 	if err != nil {
-		if f := r.flights[id]; f != nil {
-			f.abandoned = true
+		f.abandoned = true
+		if f.released {
+			delete(r.flights, id)
 		}
 		return pos, nil, err
 	}
-	if f := r.flights[id]; f != nil {
-		f.pos, f.reserved = pos, true
-	} else {
-		r.flights[id] = &flight{branch: branch, pos: pos, reserved: true, released: true}
-	}
+	f.pos, f.reserved = pos, true
 	attrs := []attribute.KeyValue{attribute.Int64(boundary.AttrSeq, pos.Seq), attribute.Int64(boundary.AttrBranchIndex, pos.Index)}
-	if concurrent {
-		attrs = append(attrs, attribute.Int64(boundary.AttrConcurrent, group))
+	if first := r.placeLocked(f, pos, sig, payloadHash); first != nil {
+		attrs = append(attrs, attribute.Int64(boundary.AttrConcurrent, *first))
 	}
 	return pos, attrs, nil
 }
 
-// Placed returns the place Reserve gave the span id, for the processor,
-// and forgets the span's flight. ok is false for a span whose place was not
-// reserved (a boundary span made without otelrr's helpers); abandoned is
-// true for one whose reservation failed, which must not be written.
+// Placed returns the place Reserve gave the span id, for the processor.
+// ok is false for a span whose place was not reserved (a boundary span made
+// without otelrr's helpers); abandoned is true for one whose reservation
+// failed, which must not be written.
 func (r *Run) Placed(id trace.SpanID) (pos spanlog.Pos, ok, abandoned bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -121,15 +121,13 @@ func (r *Run) Placed(id trace.SpanID) (pos spanlog.Pos, ok, abandoned bool) {
 	if f == nil {
 		return pos, false, false
 	}
-	if f.abandoned {
+	if f.released {
 		delete(r.flights, id)
+	}
+	if f.abandoned {
 		return pos, false, true
 	}
-	if !f.reserved {
-		return pos, false, false
-	}
-	delete(r.flights, id)
-	return f.pos, true, false
+	return f.pos, f.reserved, false
 }
 
 // Forget drops what the run knows of the span id's flight (a boundary that

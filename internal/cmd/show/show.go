@@ -42,7 +42,8 @@ like) shows a BRANCH column: the branch's path and the boundary's index in
 its branch ("search[0]", "search/fetch[1]"; the run's root branch is
 "(root)"), and TOKENS for the token usage. Replay matches boundaries by branch and index; seq is the order
 they completed in. Boundaries of one branch that were in flight at once
-(goroutines sharing a context) have "concurrent" in their status.
+(goroutines sharing a context) have "concurrent (group from [N])" in their
+status, N the index of the group's first boundary.
 
 Long names are cut with "…"; agentrr inspect <trace-id> --seq N shows one
 boundary in full. A truncated run shows the prefix that was stored; a
@@ -92,9 +93,10 @@ type Boundary struct {
 	// its position in the branch.
 	Branch string `json:"branch,omitempty"`
 	Index  int64  `json:"index"`
-	// ConcurrencyGroup is not 0 for boundaries that were in flight at once
-	// with others of their branch: they share the number.
-	ConcurrencyGroup int64         `json:"concurrency_group,omitempty"`
+	// ConcurrencyGroup is set for boundaries that were in flight at once
+	// with others of their branch: the index of the group's first boundary
+	// in the branch (absent for a boundary made alone).
+	ConcurrencyGroup *int64        `json:"concurrency_group,omitempty"`
 	Kind             boundary.Kind `json:"kind"`
 	Name             string        `json:"name"`
 	SpanName         string        `json:"span_name"`
@@ -113,13 +115,25 @@ type Boundary struct {
 // NewOutput builds the show document of run.
 func NewOutput(run *spanlog.Run) *Output {
 	out := &Output{Run: run.Info, Build: BuildOf(run.Info.Resource), Boundaries: make([]Boundary, len(run.Records))}
+	type group struct {
+		branch string
+		first  int64
+	}
+	size := map[group]int{}
+	for _, r := range run.Records {
+		size[group{r.Branch, r.Group}]++
+	}
 	for i := range run.Records {
 		r := &run.Records[i]
 		b := Boundary{
-			Seq: r.Seq, Branch: r.Branch, Index: r.Index, ConcurrencyGroup: r.Group,
+			Seq: r.Seq, Branch: r.Branch, Index: r.Index,
 			Kind: r.Kind, Name: r.Name, SpanName: r.SpanName, SpanID: r.SpanID.String(),
 			Start: r.Start, End: r.End, DurationNS: int64(r.End.Sub(r.Start)),
 			Signature: r.Signature, Status: cmdutil.BoundaryStatus(r), Error: r.Error, Divergence: r.Divergence,
+		}
+		if size[group{r.Branch, r.Group}] > 1 {
+			first := r.Group
+			b.ConcurrencyGroup = &first
 		}
 		if n, ok := cmdutil.IntAttribute(r.Attributes, boundary.GenAIInputTokens); ok {
 			b.InputTokens = &n
@@ -305,8 +319,8 @@ func (o *Output) writeTable(w io.Writer) error {
 	rows := make([][]string, len(o.Boundaries))
 	for i, b := range o.Boundaries {
 		status := b.Status
-		if b.ConcurrencyGroup != 0 {
-			status += fmt.Sprintf(", concurrent (group %d)", b.ConcurrencyGroup)
+		if b.ConcurrencyGroup != nil {
+			status += fmt.Sprintf(", concurrent (group from [%d])", *b.ConcurrencyGroup)
 		}
 		row := []string{fmt.Sprint(b.Seq)}
 		if branched {
