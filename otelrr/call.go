@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -163,7 +164,7 @@ func (c *boundaryCall) unhold() {
 func (c *boundaryCall) match() {
 	sp, span := c.sp, c.span
 	c.held = true
-	rec, div, derr := c.run.session.Next(replayer.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
+	rec, div, derr := c.run.session.Next(replaylink.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
 	switch {
 	case derr != nil:
 		// A replay stopped on request (--until-seq, step quit) did not

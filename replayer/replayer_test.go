@@ -70,7 +70,7 @@ func TestParseMode(t *testing.T) {
 
 func TestFaithfulSession(t *testing.T) {
 	s := replayer.NewSession(recording(false))
-	if s.Mode() != replayer.Strict {
+	if s.Mode() != string(replayer.Strict) {
 		t.Errorf("default mode %s", s.Mode())
 	}
 	if err := s.Begin(); err != nil {

@@ -40,3 +40,11 @@ const (
 	// ForwardPayloadLimit), read by FromEnv when it turns forwarding on.
 	EnvForwardPayloadLimit = "AGENTRR_FORWARD_PAYLOAD_LIMIT"
 )
+
+// StepReply is the answer to a replayer.Step on the `agentrr step` control
+// channel (EnvReplayStep): one JSON object per line, {"action":"next"}.
+// Error, if not empty, asks the agent to stop with that message.
+type StepReply struct {
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+}
