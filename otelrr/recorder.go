@@ -166,7 +166,13 @@ func (rec *Recorder) StartRun(ctx context.Context, tp trace.TracerProvider, name
 	}
 	if sess != nil {
 		sess.SetReplayTrace(rr.ID)
-		sess.SetCodeChange(codeChange(sess.Original().Resource, rr.Meta.Resource))
+		desc, changed := codeChange(sess.Original().Resource, rr.Meta.Resource)
+		if changed && replaylink.IsWithinTest(ctx) && !bothRevisions(sess.Original().Resource, rr.Meta.Resource) {
+			// A test binary is not the agent's own executable: only VCS
+			// revisions on both sides say whether the code changed.
+			desc, changed = "agent code not compared: replayed from a test binary, and the builds do not both name a VCS revision", false
+		}
+		sess.SetCodeChange(desc, changed)
 		if c := sess.Report().Chaos; c != "" {
 			span.SetAttributes(attribute.String(boundary.AttrReplayChaos, c))
 		}

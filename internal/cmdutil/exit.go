@@ -15,12 +15,12 @@ import (
 // Exit codes. They are part of the CLI's contract (see the README and
 // `agentrr --help`).
 const (
-	ExitOK        = 0 // success; a replay that was faithful
-	ExitDiverged  = 1 // a replay diverged from its recording
-	ExitUsage     = 2 // bad flags or arguments, unknown or ambiguous run, no store (or one this user cannot read)
-	ExitDamaged   = 3 // a damaged run or store
-	ExitAgent     = 4 // the agent failed (non-zero exit, or never finished its run) without diverging
-	ExitTruncated = 5 // verify: the run is truncated (a whole prefix)
+	ExitOK        = 0  // success; a replay that was faithful
+	ExitDiverged  = 1  // a replay diverged from its recording
+	ExitUsage     = 2  // bad flags or arguments, unknown or ambiguous run, no store (or one this user cannot read)
+	ExitDamaged   = 3  // a damaged run or store
+	ExitAgent     = 4  // the agent failed (non-zero exit, or never finished its run) without diverging
+	ExitTruncated = 5  // verify: the run is truncated (a whole prefix)
 	ExitRecording = 6  // the run is still being recorded by another process
 	ExitInternal  = 70 // anything else: a bug, or an error agentrr does not classify
 )

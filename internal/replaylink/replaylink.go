@@ -77,3 +77,18 @@ func FromContext(ctx context.Context) Session {
 	s, _ := ctx.Value(sessionKey{}).(Session)
 	return s
 }
+
+type testKey struct{}
+
+// WithinTest marks a replay started from a go test (rrtest): the replaying
+// binary is a test binary, not the agent's own, so a different executable
+// says nothing about the agent's code.
+func WithinTest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, testKey{}, true)
+}
+
+// IsWithinTest reports whether ctx was marked by WithinTest.
+func IsWithinTest(ctx context.Context) bool {
+	v, _ := ctx.Value(testKey{}).(bool)
+	return v
+}
