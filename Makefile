@@ -73,7 +73,7 @@ fuzz-smoke: ## Fuzz every decoder briefly (FUZZ_SMOKE_TIME each, default 3000 ex
 fuzz-run:
 	@GO=$(GO) FUZZ_MINIMIZE=$(FUZZ_MINIMIZE) ./scripts/fuzz.sh $(FUZZ_RUN_TIME) $(FUZZ_TARGETS)
 
-lint: ## Check gofmt, then run go vet and staticcheck
+lint: ## Check gofmt and go mod tidy, then run go vet and staticcheck
 	@echo '--> gofmt -l'
 	@unformatted="$(if $(GOFILES),$$(gofmt -l $(GOFILES)))" || exit 1; \
 	if [ -n "$$unformatted" ]; then \
@@ -81,6 +81,10 @@ lint: ## Check gofmt, then run go vet and staticcheck
 		echo "$$unformatted"; \
 		exit 1; \
 	fi
+	@echo '--> go mod tidy -diff'
+	$(GO) mod tidy -diff
+	cd bench && $(GO) mod tidy -diff
+	cd tools && $(GO) mod tidy -diff
 	@echo '--> go vet'
 	$(GO) vet ./...
 	@echo '--> staticcheck'
