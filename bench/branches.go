@@ -309,7 +309,7 @@ func sessionPass(rec *replayer.Recording, qs []replaylink.Query) (time.Duration,
 	start := cpuTime()
 	s := replaylink.NewSession(rec, []replayer.Option(nil))
 	for _, q := range qs {
-		if _, _, err := s.Next(q); err != nil {
+		if err := s.Next(q).Err; err != nil {
 			return 0, err
 		}
 		s.Release(q.Branch)

@@ -264,7 +264,8 @@ func sessionOnly(rec *replayer.Recording, decode bool) (float64, error) {
 	s := replaylink.NewSession(rec, []replayer.Option(nil))
 	r0 := rec.Records[0]
 	us, err := perOp(len(rec.Records), func(int) error {
-		r, _, err := s.Next(replaylink.Query{Kind: boundary.KindTool, Name: "search", Signature: r0.Signature, Request: r0.Request})
+		a := s.Next(replaylink.Query{Kind: boundary.KindTool, Name: "search", Signature: r0.Signature, Request: r0.Request})
+		r, err := a.Rec, a.Err
 		s.Release("")
 		if err != nil || !decode {
 			return err

@@ -1,9 +1,11 @@
 package otelrr
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -34,6 +36,8 @@ type config struct {
 	replayStep   string
 	replayChaos  *uint64
 	replayFile   string
+	// replayFork holds the fork options FromEnv read.
+	replayFork []replayer.Option
 	// forward, when set, forwards every span over OTLP (WithForwarding).
 	forward *forwardConfig
 	// redaction holds the WithRedaction rules (see redact.go).
@@ -144,6 +148,11 @@ func FromEnv() Option {
 				c.replayChaos = &n
 			}
 		}
+		if opts, err := forkFromEnv(); err != nil {
+			c.envErr = err
+		} else {
+			c.replayFork = opts
+		}
 		if p := os.Getenv(handshake.EnvReplayFile); p != "" {
 			c.replayFile = p
 		}
@@ -168,5 +177,43 @@ func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
 	if c.replayChaos != nil {
 		opts = append(opts, replayer.WithChaos(*c.replayChaos))
 	}
+	opts = append(opts, c.replayFork...)
 	return opts
+}
+
+// forkFromEnv reads the fork settings `agentrr fork` and `agentrr replay
+// --continue-live` pass (see handshake).
+func forkFromEnv() ([]replayer.Option, error) {
+	var opts []replayer.Option
+	if v := os.Getenv(handshake.EnvReplayForkAt); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want a boundary seq (an integer)", handshake.EnvReplayForkAt, v)
+		}
+		opts = append(opts, replayer.ForkAt(n))
+	}
+	if os.Getenv(handshake.EnvReplayContinueLive) == "1" {
+		opts = append(opts, replayer.ContinueLive())
+	}
+	if p := os.Getenv(handshake.EnvReplayOverrides); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", handshake.EnvReplayOverrides, err)
+		}
+		var overrides map[int64]replayer.Override
+		if err := json.Unmarshal(b, &overrides); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", handshake.EnvReplayOverrides, p, err)
+		}
+		for seq, o := range overrides {
+			opts = append(opts, replayer.WithOverride(seq, o))
+		}
+	}
+	switch v := os.Getenv(handshake.EnvReplayLiveTools); v {
+	case "":
+	case "*":
+		opts = append(opts, replayer.AllLiveTools())
+	default:
+		opts = append(opts, replayer.LiveTools(strings.Split(v, ",")...))
+	}
+	return opts, nil
 }

@@ -94,6 +94,11 @@ func newRecorder(cfg config, limits *sdktrace.SpanLimits) (*Recorder, error) {
 		}
 		rec.session = replaylink.NewSession(r, cfg.sessionOptions(mode))
 	}
+	if rec.session != nil {
+		if err := rec.session.Check(); err != nil {
+			return nil, fmt.Errorf("otelrr: replay %s: %w", rec.session.Original().ID, err)
+		}
+	}
 	return rec, nil
 }
 

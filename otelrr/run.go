@@ -90,6 +90,10 @@ func (r *Run) End(agentErr error) error {
 		if !r.report.Faithful() {
 			r.span.SetStatus(codes.Error, "replay diverged")
 		}
+		if f := r.report.Fork; f != nil {
+			seq := f.Seq
+			end.ForkSeq, end.Live = &seq, r.report.Live
+		}
 	}
 	r.span.SetAttributes(boundary.RunEndAttributes(end)...)
 	r.span.End()

@@ -131,12 +131,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if run.session == nil {
 		return t.record(c, ex, req)
 	}
-	deferred := deferredStream(c, ex.openedAt)
+	var deferred *boundary.Record
+	if !run.session.Forked() {
+		deferred = deferredStream(c, ex.openedAt)
+	}
 	if deferred != nil {
 		// Served now, matched when it ends: see AttrHTTPStreamOpenedAt.
 		c.replayed = deferred
-	} else {
-		c.match()
+	} else if c.match(); c.live {
+		// Past a fork point: the exchange goes to the network.
+		return t.record(c, ex, req)
 	}
 	return t.replay(c, ex, req, deferred != nil)
 }

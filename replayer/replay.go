@@ -20,6 +20,9 @@ import (
 // report.AgentError.
 func Replay(ctx context.Context, rec *Recording, agent func(ctx context.Context) error, opts ...Option) (*analyze.Report, error) {
 	s := newSession(rec, opts...)
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
 	agentErr := agent(replaylink.WithSession(ctx, s))
 	s.mu.Lock()
 	started := s.started

@@ -106,6 +106,7 @@ type session struct {
 	chaos      *chaos
 	// replayStore, when set, is where the replayed run is recorded.
 	replayStore *spanlog.Store
+	fork        forkState
 
 	// stepMu serializes Next while a stepper is set, so that steps are
 	// shown one at a time and mu is not held while the stepper waits.
@@ -219,8 +220,18 @@ func (s *session) Original() replaylink.Original {
 	return o
 }
 
-// Mode returns the replay mode.
-func (s *session) Mode() string { return string(s.mode) }
+// Mode returns the replay mode: "fork" for a fork, which is strict up to
+// its fork point.
+func (s *session) Mode() string {
+	if s.fork.enabled {
+		return ForkMode
+	}
+	return string(s.mode)
+}
+
+// ForkMode is the mode a forked run's header names (boundary.RunMeta's
+// ReplayMode): strict up to the fork point, live after it.
+const ForkMode = "fork"
 
 // BranchRecords returns the recorded boundaries of branch, by index.
 func (s *session) BranchRecords(branch string) []*boundary.Record {
@@ -279,7 +290,7 @@ type query = replaylink.Query
 // boundary is done: a boundary that starts while another of its branch is
 // in flight, where the recording shows none, is an unbranched-concurrency
 // divergence.
-func (s *session) Next(q query) (rec *boundary.Record, div *analyze.Divergence, err error) {
+func (s *session) Next(q query) answer {
 	if s.stepper != nil {
 		s.stepMu.Lock()
 		defer s.stepMu.Unlock()
@@ -289,36 +300,46 @@ func (s *session) Next(q query) (rec *boundary.Record, div *analyze.Divergence, 
 	bs.inflight++
 	if s.halt != nil {
 		s.mu.Unlock()
-		return nil, nil, s.halt
+		return answer{Err: s.halt}
 	}
 	if s.quit {
 		s.mu.Unlock()
-		return nil, nil, s.stop
+		return answer{Err: s.stop}
 	}
-	m := s.match(bs, q)
+	var m matched
+	if s.fork.point == nil {
+		m = s.match(bs, q)
+	}
+	if a, ok := s.forkLocked(bs, q, m); ok {
+		s.requested++
+		bs.requested++
+		s.mu.Unlock()
+		return a
+	}
 	if s.hasUntil && m.rec != nil && m.rec.Seq > s.until {
 		err := s.stopLocked(fmt.Sprintf("until seq %d", s.until), q, m)
 		s.mu.Unlock()
-		return nil, nil, err
+		return answer{Err: err}
 	}
 	if s.stepper != nil && !s.continuing {
 		if err := s.stepLocked(q, m); err != nil {
 			s.mu.Unlock()
-			return nil, nil, err
+			return answer{Err: err}
 		}
 	}
 	s.requested++
 	bs.requested++
+	var a answer
 	switch {
 	case m.div == nil:
 		s.serve(bs, m.at)
-		rec = m.rec
+		a.Rec = m.rec
 	case s.mode == Observe && m.rec != nil && m.rec.Kind == q.Kind && m.rec.Name == q.Name && m.div.Reason != analyze.ReasonAmbiguous:
 		s.diverge(*m.div)
 		s.serve(bs, m.at)
-		rec, div = m.rec, m.div
+		a.Rec, a.Div = m.rec, m.div
 	default:
-		err = s.diverge(*m.div)
+		a.Err = s.diverge(*m.div)
 		if m.rec != nil && bs.served != nil {
 			// Observe goes on: the position is used up, so that the
 			// branch's next boundary is compared with the next recorded.
@@ -329,10 +350,14 @@ func (s *session) Next(q query) (rec *boundary.Record, div *analyze.Divergence, 
 	delay := s.chaos.delay(q.Branch, int64(bs.requested-1))
 	s.mu.Unlock()
 	s.chaos.wait(delay)
-	if err != nil {
-		return nil, nil, err
-	}
-	return rec, div, nil
+	return a
+}
+
+// Forked reports whether the replay has passed its fork point.
+func (s *session) Forked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fork.point != nil
 }
 
 // Release says that the boundary of branch last returned by Next is done
@@ -540,7 +565,9 @@ func (s *session) Finish(agentErr error) *analyze.Report {
 	}
 	if !s.finished {
 		s.finished = true
-		if s.halt == nil && s.stop == nil {
+		if s.halt == nil && s.stop == nil && s.fork.point == nil {
+			// A fork's tail is its own: what the recording did after the
+			// fork point is not missing.
 			s.missingLocked()
 		}
 	}
@@ -608,6 +635,8 @@ func (s *session) reportLocked() *analyze.Report {
 		CodeChanged:        s.codeChanged,
 		Branched:           s.branched,
 		Chaos:              s.chaos.describe(),
+		Fork:               s.fork.point,
+		Live:               s.fork.live,
 	}
 }
 

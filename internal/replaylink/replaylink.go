@@ -19,7 +19,11 @@ import (
 type Session interface {
 	// Original describes the recording served.
 	Original() Original
-	// Mode is "strict" or "observe".
+	// Check says what is wrong with the session's options for its
+	// recording (a fork point or override naming no boundary).
+	Check() error
+	// Mode is "strict", "observe", or "fork" (strict up to a fork point,
+	// then live).
 	Mode() string
 	// Begin starts the replayed run; a second Begin fails.
 	Begin() error
@@ -31,7 +35,10 @@ type Session interface {
 	// own store).
 	ReplayStore() *spanlog.Store
 	// Next matches the next boundary of a branch; Release ends its flight.
-	Next(q Query) (*boundary.Record, *analyze.Divergence, error)
+	Next(q Query) Answer
+	// Forked reports whether the replay has passed its fork point: every
+	// boundary now runs live.
+	Forked() bool
 	Release(branch string)
 	// BranchRecords returns the recorded boundaries of a branch by index.
 	BranchRecords(branch string) []*boundary.Record
@@ -91,4 +98,21 @@ func WithinTest(ctx context.Context) context.Context {
 func IsWithinTest(ctx context.Context) bool {
 	v, _ := ctx.Value(testKey{}).(bool)
 	return v
+}
+
+// Answer is what the session says about a boundary the agent asks for.
+type Answer struct {
+	// Rec is the recorded boundary to serve (with an override's answer in
+	// place of the recorded one when Overridden); nil when nothing is
+	// served.
+	Rec        *boundary.Record
+	Overridden bool
+	// Div is a divergence found while serving anyway (observe mode).
+	Div *analyze.Divergence
+	// Err is the error the boundary returns instead of an answer (a
+	// divergence, a stop, a live call refused).
+	Err error
+	// Live is true after the fork point: the boundary runs live, as when
+	// recording, and nothing is served.
+	Live bool
 }
