@@ -53,8 +53,8 @@ FUZZ_TARGETS = \
 	./replayer:FuzzLoadOTLPJSON \
 	./replayer:FuzzFetchJaeger \
 	./internal/cmd/collect:FuzzReceiver \
-	./otelrr:FuzzParseSSE \
-	./otelrr:FuzzGenAIAttributes \
+	./internal/sse:FuzzParseSSE \
+	./internal/genai:FuzzGenAIAttributes \
 	./otelrr:FuzzReplayBody \
 	./otelrr:FuzzRecordedResponse
 FUZZTIME ?= 60s

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/genai"
 )
 
 // Transport returns an http.RoundTripper that makes every HTTP exchange
@@ -280,10 +281,10 @@ func responseAttrs(c *boundaryCall, ex *exchange, rec *httpResponse) []attribute
 	case rec.BodyError != "":
 		attrs = append(attrs, attribute.String("error.type", "body_read"))
 		c.span.SetStatus(codes.Error, "response body: "+rec.BodyError)
-	case ex.api != apiNone:
-		res := parseLLMResponse(ex.api, rec.bodyBytes(), rec.Stream)
-		attrs = append(attrs, c.run.rec.redact.attrs(res.attributes())...)
-		for _, ev := range res.toolCallEvents() {
+	case ex.api != genai.None:
+		res := genai.ParseResponse(ex.api, rec.bodyBytes(), rec.Stream)
+		attrs = append(attrs, c.run.rec.redact.attrs(res.Attributes())...)
+		for _, ev := range res.ToolCallEvents() {
 			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.rec.redact.attrs(ev)...))
 		}
 	}

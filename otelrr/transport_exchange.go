@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/genai"
 )
 
 // httpRequest is the recorded request of an HTTP boundary: what its
@@ -107,8 +108,8 @@ var signatureHeaders = []string{"Anthropic-Beta", "Openai-Beta"}
 
 // exchange is one HTTP request as the transport captured it.
 type exchange struct {
-	api      llmAPI
-	llm      llmRequest
+	api      genai.API
+	llm      genai.Request
 	body     []byte // the request body as sent
 	request  httpRequest
 	reqJSON  []byte // canonical JSON of request (secrets masked)
@@ -202,24 +203,24 @@ func captureRequest(req *http.Request) (*exchange, error) {
 	}
 	attrs = append(attrs, requestHeaderAttrs(req.Header, ex.secrets)...)
 
-	ex.api = recogniseAPI(req.Method, u.Path)
-	if ex.api != apiNone && ex.request.Body != nil {
-		if llm, ok := parseLLMRequest(ex.api, ex.request.Body); ok {
+	ex.api = genai.Recognise(req.Method, u.Path)
+	if ex.api != genai.None && ex.request.Body != nil {
+		if llm, ok := genai.ParseRequest(ex.api, ex.request.Body); ok {
 			ex.llm = llm
 			ex.sp = spec{
 				kind:     boundary.KindLLM,
-				name:     llm.model,
-				spanName: "chat " + llm.model,
+				name:     llm.Model,
+				spanName: genai.Operation + " " + llm.Model,
 				spanKind: trace.SpanKindClient,
 				attrs: append(append([]attribute.KeyValue{
-					attribute.String(boundary.GenAIOperationName, "chat"),
-					attribute.String(boundary.GenAIProviderName, providerName(ex.api, host)),
-				}, rd.attrs(llm.attrs)...), attrs...),
+					attribute.String(boundary.GenAIOperationName, genai.Operation),
+					attribute.String(boundary.GenAIProviderName, genai.ProviderName(ex.api, host)),
+				}, rd.attrs(llm.Attributes)...), attrs...),
 			}
 			return ex, nil
 		}
 	}
-	ex.api = apiNone
+	ex.api = genai.None
 	name := req.Method + " " + u.Path
 	ex.sp = spec{kind: boundary.KindHTTP, name: name, spanName: name, spanKind: trace.SpanKindClient, attrs: attrs}
 	return ex, nil
