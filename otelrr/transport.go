@@ -240,7 +240,7 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 	// boundary is durable before the client gets the response.
 	data, readErr := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	data = c.run.rec.redact.httpBody(ex.secrets.mask(data), &rec, &client)
+	data = redactBody(c.run.rec.redact, ex.secrets.mask(data), &rec, &client)
 	rec.setBody(data)
 	var endErr error = io.EOF
 	if readErr != nil {
@@ -283,9 +283,9 @@ func responseAttrs(c *boundaryCall, ex *exchange, rec *httpResponse) []attribute
 		c.span.SetStatus(codes.Error, "response body: "+rec.BodyError)
 	case ex.api != genai.None:
 		res := genai.ParseResponse(ex.api, rec.bodyBytes(), rec.Stream)
-		attrs = append(attrs, c.run.rec.redact.attrs(res.Attributes())...)
+		attrs = append(attrs, c.run.rec.redact.Attributes(res.Attributes())...)
 		for _, ev := range res.ToolCallEvents() {
-			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.rec.redact.attrs(ev)...))
+			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.rec.redact.Attributes(ev)...))
 		}
 	}
 	return attrs

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/genai"
+	"github.com/agentrr/agentrr/internal/redact"
 )
 
 // httpRequest is the recorded request of an HTTP boundary: what its
@@ -215,7 +216,7 @@ func captureRequest(req *http.Request) (*exchange, error) {
 				attrs: append(append([]attribute.KeyValue{
 					attribute.String(boundary.GenAIOperationName, genai.Operation),
 					attribute.String(boundary.GenAIProviderName, genai.ProviderName(ex.api, host)),
-				}, rd.attrs(llm.Attributes)...), attrs...),
+				}, rd.Attributes(llm.Attributes)...), attrs...),
 			}
 			return ex, nil
 		}
@@ -224,6 +225,34 @@ func captureRequest(req *http.Request) (*exchange, error) {
 	name := req.Method + " " + u.Path
 	ex.sp = spec{kind: boundary.KindHTTP, name: name, spanName: name, spanKind: trace.SpanKindClient, attrs: attrs}
 	return ex, nil
+}
+
+// requestRedactor is the redactor of the run req belongs to (nil: none).
+func requestRedactor(req *http.Request) *redact.Redactor {
+	if run := runFromContext(req.Context()); run != nil {
+		return run.rec.redact
+	}
+	return nil
+}
+
+// redactBody redacts with rd a whole response body that is about to be
+// stored and handed to the client, keeping the recorded and handed-out
+// lengths true.
+func redactBody(rd *redact.Redactor, data []byte, rec *httpResponse, client *http.Response) []byte {
+	out := rd.Body(data)
+	if len(out) == len(data) {
+		return out
+	}
+	if rec.ContentLength >= 0 {
+		rec.ContentLength = int64(len(out))
+		client.ContentLength = rec.ContentLength
+	}
+	if _, ok := rec.Header["Content-Length"]; ok {
+		n := []string{strconv.Itoa(len(out))}
+		rec.Header["Content-Length"] = n
+		client.Header["Content-Length"] = n
+	}
+	return out
 }
 
 // isJSONBody reports whether a request body is to be compared as JSON.
