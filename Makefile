@@ -55,8 +55,8 @@ FUZZ_TARGETS = \
 	./internal/cmd/collect:FuzzReceiver \
 	./internal/sse:FuzzParseSSE \
 	./internal/genai:FuzzGenAIAttributes \
-	./otelrr:FuzzReplayBody \
-	./otelrr:FuzzRecordedResponse
+	./internal/httpx:FuzzReplayBody \
+	./internal/httpx:FuzzRecordedResponse
 FUZZTIME ?= 60s
 # A count, not a duration: duration budgets can hit golang/go#75804 (see scripts/fuzz.sh).
 FUZZ_SMOKE_TIME ?= 3000x

@@ -1,4 +1,4 @@
-package otelrr
+package httpx
 
 import (
 	"bytes"
@@ -9,14 +9,12 @@ import (
 	"testing"
 )
 
-// On replay the transport reads what a store or an OTLP file holds: a
-// recorded response and the read sizes of its stream. None of it may panic
-// or loop on any input.
+// Replay reads what a store or an OTLP file holds: a recorded response and
+// the read sizes of its stream. None of it may panic or loop on any input.
 
-// FuzzReplayBody replays a recorded body in its recorded read sizes. The
-// sizes come from a store or an OTLP file: whatever they are, the reader
-// gets exactly the recorded bytes, then the end, in a bounded number of
-// reads.
+// FuzzReplayBody replays a recorded body in its recorded read sizes.
+// Whatever the sizes are, the reader gets exactly the recorded bytes, then
+// the end, in a bounded number of reads.
 func FuzzReplayBody(f *testing.F) {
 	sizes := func(ns ...int32) []byte {
 		var b []byte
@@ -37,9 +35,9 @@ func FuzzReplayBody(f *testing.F) {
 			chunks = append(chunks, int(int32(binary.LittleEndian.Uint32(rawSizes))))
 			rawSizes = rawSizes[4:]
 		}
-		var recorded httpResponse
-		recorded.setBody(data)
-		body := &replayBody{data: recorded.bodyBytes(), chunks: chunks, endErr: io.EOF}
+		var recorded Response
+		recorded.SetBody(data)
+		body := NewReplayBody(recorded.BodyBytes(), chunks, io.EOF, nil)
 		buf := make([]byte, int(bufSize%64)+1)
 		var got []byte
 		for reads := 0; ; reads++ {
@@ -67,18 +65,23 @@ func FuzzReplayBody(f *testing.F) {
 	})
 }
 
-// FuzzRecordedResponse decodes a recorded HTTP response (the JSON the
-// transport stores as agentrr.response) as replay does.
+// FuzzRecordedResponse decodes a recorded HTTP response (the JSON stored
+// as agentrr.response) as replay does.
 func FuzzRecordedResponse(f *testing.F) {
 	f.Add([]byte(`{"status":200,"status_line":"200 OK","proto":"HTTP/1.1","header":{"Content-Type":["application/json"]},"content_length":2,"body":"{}"}`))
 	f.Add([]byte(`{"status":200,"body_base64":"AAEC","stream":true,"chunks":[1,2]}`))
 	f.Add([]byte(`{"status":500,"body_base64":"!!not base64"}`))
 	f.Add([]byte(`{"no_body":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var rec httpResponse
+		var rec Response
 		if json.Unmarshal(b, &rec) != nil {
 			return
 		}
-		_ = rec.bodyBytes()
+		_ = rec.BodyBytes()
+		resp := rec.HTTPResponse(nil, rec.CloneHeader())
+		if resp.Header == nil {
+			t.Fatal("replayed response without a header map")
+		}
+		_ = rec.Retryable()
 	})
 }
