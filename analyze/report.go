@@ -28,6 +28,9 @@ const (
 	// after the other: goroutines share a branch, and which one gets which
 	// answer would be luck.
 	ReasonConcurrent Reason = "unbranched-concurrency"
+	// ReasonVersion: a version marker (otelrr.Version) whose recorded
+	// version is older than the agent supports.
+	ReasonVersion Reason = "version-unsupported"
 	// ReasonAmbiguous: the recording holds this request more than once
 	// among boundaries made in flight together on one branch, with
 	// different answers; which goroutine got which is not known.

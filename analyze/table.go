@@ -291,6 +291,8 @@ func (r *Report) whatDiffers(d *Divergence) string {
 		return "made while another boundary of its branch was in flight (unbranched concurrency)"
 	case ReasonAmbiguous:
 		return "request recorded more than once among concurrent boundaries, answers differ"
+	case ReasonVersion:
+		return "the recording predates the oldest supported version"
 	case ReasonMissing:
 		n := max(d.Count, 1)
 		return fmt.Sprintf("%s never requested", plural(n, "recorded boundary", "recorded boundaries"))

@@ -13,12 +13,16 @@ const (
 	KindRand  Kind = "rand"
 	KindID    Kind = "id"
 	KindHTTP  Kind = "http"
+	// KindVersion is a version marker (otelrr.Version): which version of
+	// an intentional change to the agent a run took, so that recordings
+	// made before the change replay on the code after it.
+	KindVersion Kind = "version"
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindLLM, KindTool, KindClock, KindRand, KindID, KindHTTP:
+	case KindLLM, KindTool, KindClock, KindRand, KindID, KindHTTP, KindVersion:
 		return true
 	}
 	return false
@@ -28,7 +32,7 @@ func (k Kind) Valid() bool {
 func ParseKind(s string) (Kind, error) {
 	k := Kind(s)
 	if !k.Valid() {
-		return "", fmt.Errorf("unknown boundary kind %q (want llm, tool, clock, rand, id or http)", s)
+		return "", fmt.Errorf("unknown boundary kind %q (want llm, tool, clock, rand, id, http or version)", s)
 	}
 	return k, nil
 }

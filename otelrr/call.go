@@ -23,6 +23,8 @@ type spec struct {
 	spanName string
 	spanKind trace.SpanKind
 	attrs    []attribute.KeyValue
+	// minVersion is, for a version marker, the oldest version supported.
+	minVersion int
 }
 
 // call makes one boundary: it opens the span, gets the answer (from the real
@@ -168,7 +170,7 @@ func (c *boundaryCall) unhold() {
 func (c *boundaryCall) match() {
 	sp, span := c.sp, c.span
 	c.held = true
-	a := c.run.session.Next(replaylink.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
+	a := c.run.session.Next(replaylink.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request, MinVersion: sp.minVersion})
 	switch {
 	case a.Live:
 		c.live = true

@@ -46,6 +46,8 @@ func (e *DivergenceError) Error() string {
 		fmt.Fprintf(&b, "%s %s is past the end of the recording", d.ObservedKind, d.ObservedName)
 	case analyze.ReasonConcurrent:
 		fmt.Fprintf(&b, "%s %s was made while another boundary of its branch was in flight (unbranched concurrency)", d.ObservedKind, d.ObservedName)
+	case analyze.ReasonVersion:
+		fmt.Fprintf(&b, "version marker %s: unsupported version", d.ObservedName)
 	case analyze.ReasonAmbiguous:
 		fmt.Fprintf(&b, "%s %s: ambiguous among boundaries recorded in flight together", d.ObservedKind, d.ObservedName)
 	case analyze.ReasonTruncated:

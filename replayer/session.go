@@ -310,6 +310,14 @@ func (s *session) Next(q query) answer {
 	if s.fork.point == nil {
 		m = s.match(bs, q)
 	}
+	if s.fork.point == nil {
+		if a, ok := s.versionLocked(bs, q); ok {
+			s.requested++
+			bs.requested++
+			s.mu.Unlock()
+			return a
+		}
+	}
 	if a, ok := s.forkLocked(bs, q, m); ok {
 		s.requested++
 		bs.requested++
@@ -331,6 +339,15 @@ func (s *session) Next(q query) answer {
 	bs.requested++
 	var a answer
 	switch {
+	case m.div == nil && q.Kind == boundary.KindVersion:
+		if v, ok := recordedVersion(m.rec); ok {
+			if d := s.belowMinLocked(bs, q, v, m.rec); d != nil {
+				a.Err = s.diverge(*d)
+				break
+			}
+		}
+		s.serve(bs, m.at)
+		a.Rec = m.rec
 	case m.div == nil:
 		s.serve(bs, m.at)
 		a.Rec = m.rec

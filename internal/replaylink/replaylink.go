@@ -65,6 +65,9 @@ type Query struct {
 	Signature string
 	// Request is the canonical JSON request.
 	Request []byte
+	// MinVersion is, for a version marker (boundary.KindVersion), the
+	// oldest version of the change the agent still supports.
+	MinVersion int
 }
 
 // NewSession returns a session serving rec (a *replayer.Recording) with
@@ -115,4 +118,7 @@ type Answer struct {
 	// Live is true after the fork point: the boundary runs live, as when
 	// recording, and nothing is served.
 	Live bool
+	// Unrecorded is true for a version marker the recording predates: Rec
+	// holds the default version, and no recorded boundary was used.
+	Unrecorded bool
 }
