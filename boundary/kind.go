@@ -13,12 +13,17 @@ const (
 	KindRand  Kind = "rand"
 	KindID    Kind = "id"
 	KindHTTP  Kind = "http"
+	// KindMCP is a Model Context Protocol exchange that is not a tool call
+	// (a tools/call is a KindTool boundary): the session's connection and
+	// handshake, listings, resource reads, prompt fetches and any other
+	// request a client sends an MCP server (see otelrr/mcprr).
+	KindMCP Kind = "mcp"
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindLLM, KindTool, KindClock, KindRand, KindID, KindHTTP:
+	case KindLLM, KindTool, KindClock, KindRand, KindID, KindHTTP, KindMCP:
 		return true
 	}
 	return false
@@ -28,7 +33,7 @@ func (k Kind) Valid() bool {
 func ParseKind(s string) (Kind, error) {
 	k := Kind(s)
 	if !k.Valid() {
-		return "", fmt.Errorf("unknown boundary kind %q (want llm, tool, clock, rand, id or http)", s)
+		return "", fmt.Errorf("unknown boundary kind %q (want llm, tool, clock, rand, id, http or mcp)", s)
 	}
 	return k, nil
 }
