@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel"
 
 	"github.com/agentrr/agentrr/otelrr"
 )
@@ -286,13 +287,20 @@ func (c *recordConn) pass(ctx context.Context, msg jsonrpc.Message) error {
 	return nil
 }
 
-// Close closes the real connection; its error is returned as it is (it is
-// not recorded: a replayed session's Close returns nil).
+// Close closes the real connection. It returns nil, as a replayed
+// session's Close does: Close has no context, so it cannot be a boundary
+// of the run, and what closing reports (a stdio server's exit status, an
+// HTTP session's DELETE) would otherwise reach the agent only while
+// recording. That error goes to the OpenTelemetry error handler
+// (otel.Handle: stderr by default) instead.
 func (c *recordConn) Close() error {
 	c.cancel()
 	err := c.inner.Close()
 	c.out.end(io.EOF)
-	return err
+	if err != nil {
+		otel.Handle(fmt.Errorf("mcprr: closing the session with %s: %w", c.server.name, err))
+	}
+	return nil
 }
 
 // SessionID returns the real connection's session id.
