@@ -34,9 +34,11 @@ var cachedMethods = map[string]bool{
 	"resources/templates/list": true, "resources/read": true,
 }
 
-// traceContextKeys are the _meta keys of OpenTelemetry context propagation
-// (SEP-414): they change with every trace, so they are not recorded.
-var traceContextKeys = []string{"traceparent", "tracestate", "baggage"}
+// unsignedMetaKeys are the _meta keys left out of a request's boundary:
+// OpenTelemetry context propagation (SEP-414), which changes with every
+// trace, and the client's name and version (SEP-2575), which, like an
+// HTTP User-Agent, changes with every release of the agent.
+var unsignedMetaKeys = []string{"traceparent", "tracestate", "baggage", "io.modelcontextprotocol/clientInfo"}
 
 // request is a call boundary's request: what its signature covers.
 type request struct {
@@ -44,10 +46,11 @@ type request struct {
 	Server string `json:"server"`
 	// Method is the JSON-RPC method.
 	Method string `json:"method"`
-	// Params are the request's params as sent, without the trace-context
-	// keys of _meta; the JSON-RPC id is not part of it (the SDK numbers
-	// requests in the order they are made, which concurrent calls make
-	// racy).
+	// Params are the request's params as sent, except the client's name
+	// and version (clientInfo, in _meta or in initialize's params) and the
+	// trace-context keys of _meta. The JSON-RPC id is not part of it
+	// either: the SDK numbers requests in the order they are made, which
+	// concurrent calls make racy.
 	Params json.RawMessage `json:"params,omitempty"`
 }
 
@@ -168,34 +171,42 @@ type params struct {
 
 // callRequest returns the boundary request of req, sent to s.
 func (s *server) callRequest(req *jsonrpc.Request) request {
-	return request{Server: s.name, Method: req.Method, Params: s.secrets.mask(withoutTraceContext(req.Params))}
+	return request{Server: s.name, Method: req.Method, Params: s.secrets.mask(signedParams(req.Method, req.Params))}
 }
 
-// withoutTraceContext returns raw (a params object) without the
-// trace-context keys of its _meta, and without a _meta left empty.
-func withoutTraceContext(raw json.RawMessage) json.RawMessage {
-	if !bytes.Contains(raw, []byte(`"_meta"`)) {
+// signedParams returns raw (a request's params) without what is left out
+// of its boundary (see request.Params), and without a _meta left empty.
+func signedParams(method string, raw json.RawMessage) json.RawMessage {
+	hasMeta := bytes.Contains(raw, []byte(`"_meta"`))
+	if !hasMeta && method != methodInitialize {
 		return raw
 	}
 	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil {
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
 		return raw
+	}
+	changed := false
+	if _, ok := obj["clientInfo"]; ok && method == methodInitialize {
+		delete(obj, "clientInfo")
+		changed = true
 	}
 	var meta map[string]json.RawMessage
-	if json.Unmarshal(obj["_meta"], &meta) != nil || meta == nil {
+	if hasMeta && json.Unmarshal(obj["_meta"], &meta) == nil && meta != nil {
+		n := len(meta)
+		for _, k := range unsignedMetaKeys {
+			delete(meta, k)
+		}
+		if len(meta) != n {
+			changed = true
+			if len(meta) == 0 {
+				delete(obj, "_meta")
+			} else if b, err := json.Marshal(meta); err == nil {
+				obj["_meta"] = b
+			}
+		}
+	}
+	if !changed {
 		return raw
-	}
-	n := len(meta)
-	for _, k := range traceContextKeys {
-		delete(meta, k)
-	}
-	if len(meta) == n {
-		return raw
-	}
-	if len(meta) == 0 {
-		delete(obj, "_meta")
-	} else if b, err := json.Marshal(meta); err == nil {
-		obj["_meta"] = b
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -237,7 +237,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 				// falls back to initialize.
 				handshake = append(handshake, "mcp initialize")
 			}
-			wantKinds := slices.Concat([]string{"mcp connect"}, handshake, []string{"mcp tools/list", "mcp tools/list",
+			wantKinds := slices.Concat([]string{"mcp connect weather"}, handshake, []string{"mcp tools/list", "mcp tools/list",
 				"tool forecast", "tool fail", "tool no_such_tool", "mcp resources/read", "mcp prompts/get brief"})
 			if !slices.Equal(kinds, wantKinds) {
 				t.Errorf("boundaries:\n%q\nwant\n%q", kinds, wantKinds)
@@ -376,7 +376,43 @@ func TestToolCallSpans(t *testing.T) {
 	if pg := byName["prompts/get brief"]; pg.Kind != boundary.KindMCP || pg.Attributes["gen_ai.prompt.name"] != "brief" {
 		t.Errorf("prompts/get boundary: %s %v", pg.Kind, pg.Attributes)
 	}
-	if c := byName["connect"]; c.Kind != boundary.KindMCP || c.SpanName != "connect weather" || !strings.Contains(string(c.Response), srv.stdio.path) {
+	if c := byName["connect weather"]; c.Kind != boundary.KindMCP || c.SpanName != "connect weather" || !strings.Contains(string(c.Response), srv.stdio.path) {
 		t.Errorf("connect boundary: %s %q response %s", c.Kind, c.SpanName, c.Response)
+	}
+}
+
+// TestClientVersionDoesNotCount replays with another client version (a
+// new release of the agent), with the handshake of protocol 2026-07-28
+// (clientInfo in each request's _meta) and of 2025-11-25 (in initialize):
+// like an HTTP User-Agent, it is not part of what replay compares.
+func TestClientVersionDoesNotCount(t *testing.T) {
+	srv := startServer(t, "stdio")
+	dir := t.TempDir()
+	for _, protocol := range []string{"", "2025-11-25"} {
+		work := func(version string) func(ctx context.Context) (string, error) {
+			return func(ctx context.Context) (string, error) {
+				cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: version}, nil).
+					Connect(ctx, mcprr.Transport(srv.transport()), &mcp.ClientSessionOptions{ProtocolVersion: protocol})
+				if err != nil {
+					return "", err
+				}
+				defer cs.Close()
+				return forecast(ctx, cs, "Lisbon")
+			}
+		}
+		id, want, err := agenttest.Run(context.Background(), t, dir, "version", work("1.0.0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, got := agenttest.Replay(t, dir, id, "version", work("2.0.0"))
+		faithful(t, rep)
+		if got != want {
+			t.Errorf("protocol %q: replay saw %q, the recording %q", protocol, got, want)
+		}
+		for _, r := range readRun(t, dir, id) {
+			if strings.Contains(string(r.Request), "1.0.0") {
+				t.Errorf("protocol %q: %s %s request holds the client version: %s", protocol, r.Kind, r.Name, r.Request)
+			}
+		}
 	}
 }

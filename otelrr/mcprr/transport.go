@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
@@ -33,7 +32,7 @@ func WithServerName(name string) Option { return func(c *config) { c.name = name
 //
 //	cs, err := client.Connect(runCtx, mcprr.Transport(&mcp.CommandTransport{Command: cmd}), nil)
 //
-// Connecting is one boundary (kind mcp, "connect"): recording, it connects
+// Connecting is one boundary (kind mcp, "connect {server}"): recording, it connects
 // t (starts the server process, for a CommandTransport) and stores how
 // (command line, changed environment, endpoint, secrets masked); a
 // failure to connect is stored and replays as the same error. Replaying,
@@ -46,7 +45,8 @@ func WithServerName(name string) Option { return func(c *config) { c.name = name
 // and mcp.* attributes); every other request (the server/discover or
 // initialize handshake, lists, resources/read, prompts/get, …) is an mcp
 // boundary named "{method}", or "prompts/get {prompt}". The request (the
-// server's name, the method, the params) is what replay compares; the
+// server's name, the method, the params but for the client's name and
+// version and trace-context keys) is what replay compares; the
 // response is stored whole — the result, or the JSON-RPC error, and the
 // messages the server sent that belong to the call — and replayed to the
 // SDK as it came, so the agent gets the same result, the same isError
@@ -90,10 +90,10 @@ func (t *transport) Connect(ctx context.Context) (mcp.Connection, error) {
 	var live mcp.Connection
 	_, err := otelrr.Call(ctx, otelrr.Spec{
 		Kind:       boundary.KindMCP,
-		Name:       "connect",
+		Name:       "connect " + s.name,
 		SpanName:   "connect " + s.name,
 		SpanKind:   trace.SpanKindClient,
-		Attributes: append(s.attributes(), attribute.String(attrMCPMethod, "connect")),
+		Attributes: s.attributes(),
 	}, connectRequest{Server: s.name, Transport: s.transport}, func(ctx context.Context, _ connectRequest) (connectInfo, error) {
 		conn, err := t.inner.Connect(ctx)
 		if err != nil {
