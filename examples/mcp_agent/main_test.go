@@ -85,9 +85,11 @@ var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
 
 func options(dir, exe, callLog string, out io.Writer) *Options {
 	return &Options{
-		WeatherServer: exe, WeatherArgs: []string{"serve", "weather"},
-		WeatherEnv: []string{envWeatherLog + "=" + callLog},
-		Out:        out, TracerOptions: []otelrr.Option{otelrr.WithStore(dir)},
+		WeatherServer: exe,
+		WeatherArgs:   []string{"serve", "weather"},
+		WeatherEnv:    []string{envWeatherLog + "=" + callLog},
+		Out:           out,
+		TracerOptions: []otelrr.Option{otelrr.WithStore(dir)},
 	}
 }
 

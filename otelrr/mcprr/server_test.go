@@ -68,18 +68,6 @@ func (l *memLog) note(s string) {
 	l.mu.Unlock()
 }
 
-func (l *memLog) count(prefix string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.lines {
-		if strings.HasPrefix(s, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 func serveStdio() {
 	log := fileLog{os.Getenv(envLog)}
 	log.note("start")
