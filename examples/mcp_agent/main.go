@@ -106,7 +106,7 @@ func (a *Agent) Run(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("connecting to the weather server: %w", err)
 	}
 	defer weather.Close()
-	events, err := client.Connect(ctx, mcprr.Transport(&mcp.StreamableClientTransport{Endpoint: a.EventsURL, MaxRetries: -1}, mcprr.WithServerName("events")), nil)
+	events, err := client.Connect(ctx, mcprr.Transport(&mcp.StreamableClientTransport{Endpoint: a.EventsURL}, mcprr.WithServerName("events")), nil)
 	if err != nil {
 		return "", fmt.Errorf("connecting to the events server: %w", err)
 	}

@@ -51,8 +51,8 @@ var _ mcp.Connection = (*recordConn)(nil)
 // messages the server sent after the response reach the SDK after it.
 type pendingCall struct {
 	id    jsonrpc.ID
-	token string // progress token, canonical JSON; "" when none
-	msgs  []jsonrpc.Message
+	token string                 // progress token, canonical JSON; "" when none
+	msgs  []json.RawMessage      // the messages that belong to it, encoded
 	resp  chan *jsonrpc.Response // buffered: the reader never blocks on it
 	lost  chan struct{}
 	done  chan struct{}
@@ -126,7 +126,9 @@ func (c *recordConn) attribute(m *jsonrpc.Request) {
 		owner = c.pending[0]
 	}
 	if owner != nil {
-		owner.msgs = append(owner.msgs, m)
+		if b, err := jsonrpc.EncodeMessage(m); err == nil {
+			owner.msgs = append(owner.msgs, b)
+		}
 	}
 }
 
@@ -252,19 +254,13 @@ func callError(req *jsonrpc.Request, err error) error {
 	return err
 }
 
-// messages returns the encoded messages attributed to p.
+// messages returns the messages attributed to p.
 func (c *recordConn) messages(p *pendingCall) []json.RawMessage {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	msgs := p.msgs
 	p.msgs = nil
-	c.mu.Unlock()
-	var out []json.RawMessage
-	for _, m := range msgs {
-		if b, err := jsonrpc.EncodeMessage(m); err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
+	return msgs
 }
 
 func (c *recordConn) failure(err error, lost bool) *failure {
