@@ -159,7 +159,7 @@ func (c *recordConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		return c.pass(ctx, msg)
 	}
 	if req.Method == methodPing || (req.Method == methodListen && otelrr.RunFromContext(ctx) == nil) {
-		return c.inner.Write(ctx, msg)
+		return c.passCall(ctx, req)
 	}
 	p := &pendingCall{
 		id:    req.ID,
@@ -281,6 +281,26 @@ func (c *recordConn) pass(ctx context.Context, msg jsonrpc.Message) error {
 		c.lose(err)
 	}
 	return nil
+}
+
+// passCall writes a call that is not a boundary (a ping, the SDK's
+// subscription stream). If the connection is lost, the call fails and the
+// loss is left for the next boundary to record: the error is marked as
+// rejected (jsonrpc2.ErrRejected), which keeps the SDK from breaking the
+// connection there.
+func (c *recordConn) passCall(ctx context.Context, req *jsonrpc.Request) error {
+	c.mu.Lock()
+	lost := c.lost
+	c.mu.Unlock()
+	if lost != nil {
+		return fmt.Errorf("%w: %w", lost, errRejected)
+	}
+	err := c.inner.Write(ctx, req)
+	if err == nil || ctx.Err() != nil || errors.Is(err, errRejected) {
+		return err
+	}
+	c.lose(err)
+	return fmt.Errorf("%w: %w", err, errRejected)
 }
 
 // Close closes the real connection. It returns nil, as a replayed
