@@ -116,15 +116,16 @@ func TestServerSecretsNeverStored(t *testing.T) {
 	scanStore(t, dir, envSecret, argSecret, flagSecret, urlSecret)
 }
 
-// TestRedactionRulesApplyToMCPPayloads redacts a tool argument by key
-// (AGENTRR_REDACT_KEYS): the server gets the real value, the store holds
-// a tag, the replay with the same value is faithful and one with another
+// TestRedactionRulesApplyToMCPPayloads redacts a tool argument, and a
+// variable of the server's environment, by key (AGENTRR_REDACT_KEYS): the
+// server gets the real values, the store holds tags, the replay with the same value is faithful and one with another
 // value diverges at that argument.
 func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 	const password = "hunter2-correct-horse"
-	t.Setenv(otelrr.EnvRedactKeys, "password")
+	t.Setenv(otelrr.EnvRedactKeys, "password,weather_region")
 	t.Setenv(otelrr.EnvRedactionKey, "mcprr-test-key")
 	srv := startServer(t, "stdio")
+	srv.stdio.env = []string{"WEATHER_REGION=north-atlantic-7"}
 	dir := t.TempDir()
 	login := func(pw string) func(ctx context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
@@ -147,7 +148,7 @@ func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 	if n := srv.stdio.count(t, "call login "+password); n != 1 {
 		t.Errorf("the server did not get the real password")
 	}
-	scanStore(t, dir, password)
+	scanStore(t, dir, password, "north-atlantic-7") // the rules apply to the server's environment, as stored, too
 	srv.stop(t)
 	rep, got := agenttest.Replay(t, dir, id, "redaction", login(password))
 	faithful(t, rep)
