@@ -3,7 +3,7 @@ package boundary
 // Attribute keys of a boundary span. They are part of the stored format and
 // of what is forwarded to OTLP backends: renaming one is a format change.
 const (
-	// AttrKind is the boundary kind: llm, tool, clock, rand, id or http.
+	// AttrKind is the boundary kind: llm, tool, clock, rand, id, http or mcp.
 	AttrKind = "agentrr.kind"
 	// AttrSeq is the position of the boundary in its run's completion order:
 	// 0, 1, 2, … with no gaps. It is what a crash leaves a prefix of, and how

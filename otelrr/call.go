@@ -76,6 +76,13 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 		in, out := u.Usage()
 		usage = []attribute.KeyValue{attribute.Int64(boundary.GenAIInputTokens, in), attribute.Int64(boundary.GenAIOutputTokens, out)}
 	}
+	if callErr == nil {
+		attrs, status := run.describe(resp)
+		usage = append(usage, attrs...)
+		if status != "" {
+			c.span.SetStatus(codes.Error, status)
+		}
+	}
 	if _, err := c.finish(respJSON, callErr, usage...); err != nil {
 		return zero, err
 	}

@@ -10,7 +10,9 @@
 // return only once that span is durably stored. [Transport], [HTTPClient]
 // and [Middleware] do the same for every HTTP exchange of an LLM SDK
 // (openai-go, anthropic-sdk-go, or anything that takes an *http.Client),
-// streams included. [WithForwarding] (or the OTEL_EXPORTER_OTLP_* variables
+// streams included. [Call] makes a boundary whose kind, name and span the
+// caller chooses, for integrations of other protocols (otelrr/mcprr records
+// MCP sessions). [WithForwarding] (or the OTEL_EXPORTER_OTLP_* variables
 // with [FromEnv]) sends the same spans to an OTLP backend such as Jaeger.
 //
 // The same agent binary replays without code changes: with [FromEnv], the

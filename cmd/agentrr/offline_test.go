@@ -126,6 +126,7 @@ func TestReplayIsOffline(t *testing.T) {
 		{"parallel_tools_stream", "parallel_tools", []string{"-stream=true"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
 		{"parallel_tools_json", "parallel_tools", []string{"-stream=false"}, 0, `replayed [0-9a-f]{32}: faithful \(tool runs: 0\)`},
 		{"broken_replay_cases_agent", "broken_replay_cases", []string{"agent", "-attachments", "2"}, 0, `faithful`},
+		{"mcp_agent", "mcp_agent", nil, 0, `replayed [0-9a-f]{32}: faithful \(weather server started: false, events server requests: 0\)`},
 		{"unstable_loop", "unstable_loop", nil, -1, `.`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/handshake"
+	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// TestMain lets the test binary be the weather server, as the command is:
+// the tests run a copy of it with "serve weather".
+func TestMain(m *testing.M) {
+	if isServe(os.Args) {
+		if err := serveWeather(context.Background()); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// dialGuard fails the test on any connection attempt.
+func dialGuard(t *testing.T) http.RoundTripper {
+	return &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+		t.Errorf("replay dialed %s %s", network, addr)
+		return nil, errors.New("no network during replay")
+	}}
+}
+
+// weatherServer copies this test binary to a directory of its own, as the
+// weather server's executable, and returns its path and the path of the
+// log it appends its tool calls to.
+func weatherServer(t *testing.T) (exe, callLog string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	exe = filepath.Join(dir, "weather-server")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe, filepath.Join(dir, "calls.log")
+}
+
+// calls is how many tool calls the weather server ran.
+func calls(t *testing.T, callLog string) int {
+	t.Helper()
+	f, err := os.Open(callLog)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		n++
+	}
+	return n
+}
+
+var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
+
+func options(dir, exe, callLog string, out io.Writer) *Options {
+	return &Options{
+		WeatherServer: exe,
+		WeatherArgs:   []string{"serve", "weather"},
+		WeatherEnv:    []string{envWeatherLog + "=" + callLog},
+		Out:           out,
+		TracerOptions: []otelrr.Option{otelrr.WithStore(dir)},
+	}
+}
+
+// agentLines are the lines of out the agent printed about its work (not
+// the run id, nor where it talked).
+func agentLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "run_id:") && !strings.HasPrefix(l, "talking to") && !strings.HasPrefix(l, "replayed ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// TestRecordThenReplayWithTheServersGone records the agent — the model on
+// the fake OpenAI server, the weather server a child process over stdio,
+// the events server over streamable HTTP — then deletes the weather
+// server's executable and replays with no events server, no model and a
+// transport that fails on any dial: the replay prints exactly what the
+// recording did, is faithful, starts no process and reaches no server.
+func TestRecordThenReplayWithTheServersGone(t *testing.T) {
+	dir := t.TempDir()
+	exe, callLog := weatherServer(t)
+	t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
+	t.Setenv(handshake.EnvReplay, "")
+	var rec bytes.Buffer
+	out, err := run(context.Background(), options(dir, exe, callLog, &rec))
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, rec.String())
+	}
+	m := runIDLine.FindStringSubmatch(rec.String())
+	if m == nil {
+		t.Fatalf("no run_id line in:\n%s", rec.String())
+	}
+	for _, want := range []string{
+		"[get_forecast {\"trip_id\":\"TR-2026\"}] Lisbon this weekend: Saturday sunny, 24°C; Sunday cloudy, 21°C.",
+		"[find_events {\"trip_id\":\"TR-2026\"}] Saturday: fado night in Alfama",
+		"  call_fake_1: locating Lisbon (1/2)\n  call_fake_1: running the forecast model (2/2)",
+		"answer: Here is what I found: Lisbon this weekend",
+	} {
+		if !strings.Contains(rec.String(), want) {
+			t.Errorf("recording printed:\n%s\nwant %q", rec.String(), want)
+		}
+	}
+	if !out.WeatherStarted || calls(t, callLog) != 1 || out.Events.Calls.Load() != 1 {
+		t.Fatalf("recording: weather started %v with %d calls, events %d calls; want started, 1 and 1", out.WeatherStarted, calls(t, callLog), out.Events.Calls.Load())
+	}
+
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(handshake.EnvReplay, m[1])
+	var rp bytes.Buffer
+	opts := options(dir, exe, callLog, &rp)
+	opts.Transport = dialGuard(t)
+	out, err = run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, rp.String())
+	}
+	if !strings.Contains(rp.String(), "replayed "+m[1]+": faithful (weather server started: false, events server requests: 0)") {
+		t.Errorf("replay printed:\n%s", rp.String())
+	}
+	if out.WeatherStarted || out.Events != nil || calls(t, callLog) != 1 {
+		t.Errorf("replay: weather started %v, events server %v, weather calls %d (1 when recording)", out.WeatherStarted, out.Events, calls(t, callLog))
+	}
+	if got, want := agentLines(rp.String()), agentLines(rec.String()); !slices.Equal(got, want) {
+		t.Errorf("replay printed\n%q\nrecording printed\n%q", got, want)
+	}
+
+	// The store never holds the weather server's key.
+	scanned := 0
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			scanned++
+			if bytes.Contains(b, []byte(weatherKey)) {
+				t.Errorf("%s holds the weather server's key", path)
+			}
+		}
+		return nil
+	})
+	if scanned == 0 {
+		t.Fatal("no store file scanned")
+	}
+
+	// And the boundaries are what docs/mcp.md says.
+	store, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.ReadRun(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range r.Records {
+		got = append(got, string(b.Kind)+" "+b.Name)
+		if b.Name == "get_forecast" && (b.Attributes[boundary.GenAIToolCallID] != "call_fake_1" || b.SpanName != "execute_tool get_forecast") {
+			t.Errorf("get_forecast boundary: span %q, attributes %v", b.SpanName, b.Attributes)
+		}
+	}
+	want := []string{
+		"mcp connect weather", "mcp server/discover", "mcp connect events", "mcp server/discover",
+		"mcp prompts/get travel_desk", "mcp tools/list", "mcp tools/list",
+		"llm gpt-4o-mini", "tool get_forecast", "llm gpt-4o-mini", "tool find_events", "llm gpt-4o-mini",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("boundaries\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestOtherUnitsDivergeAtTheToolCall replays with -units imperial: the
+// agent sends get_forecast another argument, and the replay halts at that
+// tools/call, naming the argument.
+func TestOtherUnitsDivergeAtTheToolCall(t *testing.T) {
+	dir := t.TempDir()
+	exe, callLog := weatherServer(t)
+	t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
+	t.Setenv(handshake.EnvReplay, "")
+	var rec bytes.Buffer
+	out, err := run(context.Background(), options(dir, exe, callLog, &rec))
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, rec.String())
+	}
+	t.Setenv(handshake.EnvReplay, out.RunID)
+	var rp bytes.Buffer
+	opts := options(dir, exe, callLog, &rp)
+	opts.Units, opts.Transport = "imperial", dialGuard(t)
+	out, err = run(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "replay diverged") {
+		t.Fatalf("replay with other units: %v, want a divergence", err)
+	}
+	rep := out.Report
+	if rep == nil || rep.Faithful() {
+		t.Fatalf("replay report: %+v", rep)
+	}
+	d := rep.Divergences[0]
+	if d.Reason != analyze.ReasonSignature || d.ObservedKind != boundary.KindTool || d.ObservedName != "get_forecast" ||
+		len(d.Diff) != 1 || d.Diff[0].Path != "params.arguments.units" {
+		t.Errorf("divergence: %+v", d)
+	}
+	if calls(t, callLog) != 1 {
+		t.Errorf("the weather server ran %d calls, want 1 (when recording)", calls(t, callLog))
+	}
+}
