@@ -81,7 +81,7 @@ func Call[Req, Resp any](ctx context.Context, s Spec, req Req, fn func(context.C
 	}
 	attrs := s.Attributes
 	if run := runFromContext(ctx); run != nil {
-		attrs, spanName = run.rec.redact.attrs(attrs), run.rec.redact.Text(spanName)
+		attrs, spanName = run.rec.redact.Attributes(attrs), run.rec.redact.Text(spanName)
 	}
 	return call(ctx, spec{kind: s.Kind, name: s.Name, spanName: spanName, spanKind: spanKind, attrs: attrs},
 		req, func(ctx context.Context) (Resp, error) { return fn(ctx, req) })
@@ -125,5 +125,5 @@ func (r *Run) describe(resp any) ([]attribute.KeyValue, string) {
 			kept = append(kept, kv)
 		}
 	}
-	return r.rec.redact.attrs(kept), r.rec.redact.Text(status)
+	return r.rec.redact.Attributes(kept), r.rec.redact.Text(status)
 }

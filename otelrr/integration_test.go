@@ -39,7 +39,7 @@ func (a lookupAnswer) DescribeSpan() ([]attribute.KeyValue, string) {
 // own attributes left alone.
 func TestCallMakesBoundariesOfAnyShape(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(otelrr.EnvRedactionKey, "integration-test-key")
+	t.Setenv("AGENTRR_REDACTION_KEY", "integration-test-key")
 	var calls atomic.Int64
 	work := func(ctx context.Context) (string, error) {
 		var out []string

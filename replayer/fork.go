@@ -30,8 +30,9 @@ type answer = replaylink.Answer
 //     matches the recording (the agent took another path).
 //
 // A divergence before any of these is reported, and halts, as in a replay.
-// Tool boundaries (and HTTP exchanges other than recognised LLM calls) have
-// side effects: after the fork point they run live only when allowed by
+// Tool boundaries (and HTTP exchanges other than recognised LLM calls, and
+// MCP requests other than tool calls: a server connection, a resource
+// read) may have side effects: after the fork point they run live only when allowed by
 // name (LiveTools) or all together (AllLiveTools); a call that is not
 // allowed returns a *LiveRefusedError and the tool does not run.
 
@@ -174,7 +175,7 @@ func (f *forkState) check(rec *Recording) error {
 // allowed reports whether a boundary of kind and name may run live.
 func (f *forkState) allowed(kind boundary.Kind, name string) bool {
 	switch kind {
-	case boundary.KindTool, boundary.KindHTTP:
+	case boundary.KindTool, boundary.KindHTTP, boundary.KindMCP:
 		return f.allTools || f.liveTools[name]
 	}
 	return true

@@ -9,9 +9,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 // TestParallelCallsFollowTheBranchModel makes eight tool calls at once,
@@ -76,7 +76,7 @@ func TestParallelCallsFollowTheBranchModel(t *testing.T) {
 		}
 		return b.String(), nil
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "parallel", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "parallel", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestParallelCallsFollowTheBranchModel(t *testing.T) {
 	stdio.stop(t)
 	httpSrv.stop(t)
 	for seed := range uint64(12) {
-		rep, got := agenttest.Replay(t, dir, id, "parallel", work, replayer.WithChaos(seed))
+		rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work, replayer.WithChaos(seed))
 		faithful(t, rep)
 		if got != want {
 			t.Fatalf("replay (chaos seed %d) saw:\n%s\nthe recording:\n%s", seed, got, want)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 func connect(ctx context.Context, tr mcp.Transport, opts *mcp.ClientOptions) (*mcp.ClientSession, error) {
@@ -70,7 +70,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				_, nextErr := forecast(ctx, cs, "Porto")
 				return fmt.Sprintf("%s\ngarbage: %s\nnext: %s", first, describeErr(garbageErr), describeErr(nextErr)), nil
 			}
-			id, want, err := agenttest.Run(context.Background(), t, dir, "malformed", work)
+			id, want, err := rrtest.Run(context.Background(), t, dir, "malformed", work)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				t.Errorf("the garbage call's boundary does not record the lost connection")
 			}
 			srv.stop(t)
-			rep, got := agenttest.Replay(t, dir, id, "malformed", work)
+			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 			faithful(t, rep)
 			if got != want {
 				t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
@@ -125,7 +125,7 @@ func TestConnectionLostBetweenCalls(t *testing.T) {
 		_, lastErr := forecast(ctx, cs, "Faro")
 		return fmt.Sprintf("%s\nnext: %s\nlast: %s", first, describeErr(nextErr), describeErr(lastErr)), nil
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "lost", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "lost", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestConnectionLostBetweenCalls(t *testing.T) {
 		t.Fatalf("recording saw:\n%s", want)
 	}
 	srv.stop(t)
-	rep, got := agenttest.Replay(t, dir, id, "lost", work)
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 	faithful(t, rep)
 	if got != want {
 		t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
@@ -166,7 +166,7 @@ func TestCallContextEndsFirst(t *testing.T) {
 		}
 		return fmt.Sprintf("deadline %v, timeout %v\n%s", errors.Is(slowErr, context.DeadlineExceeded), isTimeout(slowErr), after), nil
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "deadline", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "deadline", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestCallContextEndsFirst(t *testing.T) {
 		t.Fatalf("recording saw %q", want)
 	}
 	srv.stop(t)
-	rep, got := agenttest.Replay(t, dir, id, "deadline", func(ctx context.Context) (string, error) {
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), func(ctx context.Context) (string, error) {
 		// The replay's deadline is far away: the recorded failure is
 		// served at once, not waited for.
 		return work(ctx)
@@ -216,7 +216,7 @@ func TestSDKTimersDoNotFireOnReplay(t *testing.T) {
 		}
 		return fmt.Sprintf("%s\nping: %v\n%s", text(res.Content), pingErr, after), nil
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "keepalive", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "keepalive", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestSDKTimersDoNotFireOnReplay(t *testing.T) {
 	}
 	srv.stop(t)
 	for i := range 3 {
-		rep, got := agenttest.Replay(t, dir, id, "keepalive", work)
+		rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 		faithful(t, rep)
 		if got != want {
 			t.Errorf("replay %d saw %q, the recording %q", i, got, want)
@@ -246,11 +246,11 @@ func TestConnectFailureReplaysTheSameError(t *testing.T) {
 		_, err := connect(ctx, &mcp.CommandTransport{Command: exec.Command(dir + "/no-such-server")}, nil)
 		return describeErr(err), nil
 	}
-	id, want, _ := agenttest.Run(context.Background(), t, dir, "connect", work)
+	id, want, _ := rrtest.Run(context.Background(), t, dir, "connect", work)
 	if !strings.Contains(want, "no-such-server") {
 		t.Fatalf("recording saw %q", want)
 	}
-	rep, got := agenttest.Replay(t, dir, id, "connect", work)
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 	faithful(t, rep)
 	if got != want {
 		t.Errorf("replay saw %q, the recording %q", got, want)
@@ -267,7 +267,7 @@ func TestCallsNeedTheRunsContext(t *testing.T) {
 	if n := srv.stdio.count(t, "start"); n != 0 {
 		t.Errorf("the server was started without a run")
 	}
-	_, _, err := agenttest.Run(context.Background(), t, t.TempDir(), "norun", func(ctx context.Context) (string, error) {
+	_, _, err := rrtest.Run(context.Background(), t, t.TempDir(), "norun", func(ctx context.Context) (string, error) {
 		cs, err := connect(ctx, srv.transport(), nil)
 		if err != nil {
 			return "", err

@@ -13,8 +13,8 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
+	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -188,7 +188,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			work := func(ctx context.Context) (string, error) {
 				return a.use(ctx, srv.transport(), mcprr.WithServerName("weather"))
 			}
-			id, want, err := agenttest.Run(context.Background(), t, dir, "mcp", work)
+			id, want, err := rrtest.Run(context.Background(), t, dir, "mcp", work)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +216,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			}
 
 			srv.stop(t)
-			rep, got := agenttest.Replay(t, dir, id, "mcp", work)
+			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 			faithful(t, rep)
 			if got != want {
 				t.Errorf("replay showed the agent:\n%s\nthe recording:\n%s", got, want)
@@ -251,14 +251,14 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 func TestChangedToolArgumentDiverges(t *testing.T) {
 	srv := startServer(t, "stdio")
 	dir := t.TempDir()
-	id, _, err := agenttest.Run(context.Background(), t, dir, "mcp", func(ctx context.Context) (string, error) {
+	id, _, err := rrtest.Run(context.Background(), t, dir, "mcp", func(ctx context.Context) (string, error) {
 		return (&agent{city: "Lisbon"}).use(ctx, srv.transport())
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.stop(t)
-	rep, _ := agenttest.Replay(t, dir, id, "mcp", func(ctx context.Context) (string, error) {
+	rep, _ := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), func(ctx context.Context) (string, error) {
 		return (&agent{city: "Porto"}).use(ctx, srv.transport())
 	})
 	if rep.Faithful() || len(rep.Divergences) == 0 {
@@ -307,7 +307,7 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 		s.isError, s.content = res.IsError, text(res.Content)
 		return s, nil
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "errors", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "errors", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 		t.Fatalf("recording saw %+v", want)
 	}
 	srv.stop(t)
-	rep, got := agenttest.Replay(t, dir, id, "errors", work)
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 	faithful(t, rep)
 	if got != want {
 		t.Errorf("replay saw %+v, recording %+v", got, want)
@@ -342,7 +342,7 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 func TestToolCallSpans(t *testing.T) {
 	srv := startServer(t, "stdio")
 	dir := t.TempDir()
-	id, _, err := agenttest.Run(context.Background(), t, dir, "mcp", func(ctx context.Context) (string, error) {
+	id, _, err := rrtest.Run(context.Background(), t, dir, "mcp", func(ctx context.Context) (string, error) {
 		return (&agent{city: "Lisbon"}).use(ctx, srv.transport(), mcprr.WithServerName("weather"))
 	})
 	if err != nil {
@@ -400,11 +400,11 @@ func TestClientVersionDoesNotCount(t *testing.T) {
 				return forecast(ctx, cs, "Lisbon")
 			}
 		}
-		id, want, err := agenttest.Run(context.Background(), t, dir, "version", work("1.0.0"))
+		id, want, err := rrtest.Run(context.Background(), t, dir, "version", work("1.0.0"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, got := agenttest.Replay(t, dir, id, "version", work("2.0.0"))
+		rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work("2.0.0"))
 		faithful(t, rep)
 		if got != want {
 			t.Errorf("protocol %q: replay saw %q, the recording %q", protocol, got, want)

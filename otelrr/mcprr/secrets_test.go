@@ -13,8 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/internal/agenttest"
-	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 // scanStore fails t if any file under dir holds one of secrets.
@@ -74,7 +73,7 @@ func TestServerSecretsNeverStored(t *testing.T) {
 		other, err := forecast(ctx, hs, "Faro")
 		return got + "\n" + other, err
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "secrets", work)
+	id, want, err := rrtest.Run(context.Background(), t, dir, "secrets", work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func TestServerSecretsNeverStored(t *testing.T) {
 	if ep := connects[1]["endpoint"]; ep != httpSrv.URL+"/mcp?token=REDACTED&units=metric" {
 		t.Errorf("stored endpoint %v", ep)
 	}
-	rep, got := agenttest.Replay(t, dir, id, "secrets", work)
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
 	faithful(t, rep)
 	if got != want {
 		t.Errorf("replay saw %q, the recording %q", got, want)
@@ -122,8 +121,8 @@ func TestServerSecretsNeverStored(t *testing.T) {
 // value diverges at that argument.
 func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 	const password = "hunter2-correct-horse"
-	t.Setenv(otelrr.EnvRedactKeys, "password,weather_region")
-	t.Setenv(otelrr.EnvRedactionKey, "mcprr-test-key")
+	t.Setenv("AGENTRR_REDACT_KEYS", "password,weather_region")
+	t.Setenv("AGENTRR_REDACTION_KEY", "mcprr-test-key")
 	srv := startServer(t, "stdio")
 	srv.stdio.env = []string{"WEATHER_REGION=north-atlantic-7"}
 	dir := t.TempDir()
@@ -141,7 +140,7 @@ func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 			return text(res.Content), nil
 		}
 	}
-	id, want, err := agenttest.Run(context.Background(), t, dir, "redaction", login(password))
+	id, want, err := rrtest.Run(context.Background(), t, dir, "redaction", login(password))
 	if err != nil || want != "logged in: hi" {
 		t.Fatalf("recording: %q, %v", want, err)
 	}
@@ -150,12 +149,12 @@ func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 	}
 	scanStore(t, dir, password, "north-atlantic-7") // the rules apply to the server's environment, as stored, too
 	srv.stop(t)
-	rep, got := agenttest.Replay(t, dir, id, "redaction", login(password))
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), login(password))
 	faithful(t, rep)
 	if got != want {
 		t.Errorf("replay saw %q", got)
 	}
-	rep, _ = agenttest.Replay(t, dir, id, "redaction", login("another-password"))
+	rep, _ = rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), login("another-password"))
 	if rep.Faithful() || rep.Divergences[0].Reason != analyze.ReasonSignature || len(rep.Divergences[0].Diff) != 1 ||
 		rep.Divergences[0].Diff[0].Path != "params.arguments.password" {
 		t.Fatalf("replay with another password: %+v", rep.Divergences)
