@@ -16,6 +16,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/step"
 	"github.com/agentrr/agentrr/internal/cmd/verify"
 	versioncmd "github.com/agentrr/agentrr/internal/cmd/version"
+	"github.com/agentrr/agentrr/internal/cmd/why"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 )
 
@@ -60,6 +61,7 @@ Exit status:
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
 	cmd.AddCommand(verify.NewCmdVerify(f, nil))
 	cmd.AddCommand(diffcmd.NewCmdDiff(f, nil))
+	cmd.AddCommand(why.NewCmdWhy(f, nil))
 	cmd.AddCommand(rm.NewCmdRm(f, nil))
 	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
 	cmd.AddCommand(collect.NewCmdCollect(f, nil))
