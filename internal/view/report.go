@@ -30,6 +30,10 @@ type ReportInfo struct {
 	// WhyOmitted is set when the provenance of the boundaries was left
 	// out (a run of more than ReportWhyLimit boundaries).
 	WhyOmitted bool `json:"why_omitted,omitempty"`
+	// Status and Reason are the reported run's verdict (damaged: reported
+	// up to its damage).
+	Status spanlog.Status `json:"status"`
+	Reason string         `json:"reason,omitempty"`
 }
 
 // WriteReport writes the view of run id (a full id or a unique prefix) in
@@ -85,7 +89,7 @@ func WriteReport(w io.Writer, open func() (*spanlog.Store, error), id string, no
 	if err != nil {
 		return nil, err
 	}
-	info.Run = doc.Run.TraceID
+	info.Run, info.Status, info.Reason = doc.Run.TraceID, doc.Run.Status, doc.Run.Reason
 	if doc.Original != nil && doc.Original.Status != spanlog.StatusRecording {
 		if _, err := add(doc.Original.TraceID); err == nil {
 			info.Original = doc.Original.TraceID

@@ -48,7 +48,7 @@ stay redacted, nothing else is. Read it before you share it.
 
 --html - writes the file to stdout. A run being recorded cannot be reported
 (exit status 6); a damaged run is reported up to its damage (exit status 3).`,
-		Example: `  agentrr report 4bf92f35 --html bug-1234.html`,
+		Example:           `  agentrr report 4bf92f35 --html bug-1234.html`,
 		Args:              cmdutil.ExactRunArgs(1),
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,11 +93,7 @@ func runReport(opts *Options) error {
 	if opts.HTML != "-" {
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr report: wrote %s: run %s (%s)\n", opts.HTML, info.Run, what)
 	}
-	runInfo, err := store.Info(id)
-	if err == nil {
-		return cmdutil.DamagedRun(runInfo)
-	}
-	return nil
+	return cmdutil.DamagedRun(spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: info.Run}, Status: info.Status, Reason: info.Reason})
 }
 
 // writeFile writes data to path through a temporary file in the same
