@@ -74,8 +74,6 @@ type source struct {
 // cacheRuns is how many ended runs source keeps decoded.
 const cacheRuns = 8
 
-func (s *source) store() (*spanlog.Store, error) { return s.open() }
-
 // run reads the run id (a full id or a unique prefix). A run being
 // recorded is an error (*spanlog.RecordingError).
 func (s *source) run(id string) (*spanlog.Run, error) {
