@@ -58,9 +58,11 @@ function clear(el, ...children) {
   return add(el, children);
 }
 
+// every polls fn every ms milliseconds while the page is visible: a
+// background tab costs the store nothing.
 function every(ms, fn) {
   if (REPORT) return;
-  timers.push(setInterval(fn, ms));
+  timers.push(setInterval(() => { if (!document.hidden) fn(); }, ms));
 }
 
 function stopTimers() {
