@@ -63,10 +63,10 @@ FUZZ_TARGETS = \
 	./replayer:FuzzLoadOTLPJSON \
 	./replayer:FuzzFetchJaeger \
 	./internal/cmd/collect:FuzzReceiver \
-	./otelrr:FuzzParseSSE \
-	./otelrr:FuzzGenAIAttributes \
-	./otelrr:FuzzReplayBody \
-	./otelrr:FuzzRecordedResponse
+	./internal/sse:FuzzParseSSE \
+	./internal/genai:FuzzGenAIAttributes \
+	./internal/httpx:FuzzReplayBody \
+	./internal/httpx:FuzzRecordedResponse
 FUZZTIME ?= 60s
 # A count, not a duration: duration budgets can hit golang/go#75804 (see scripts/fuzz.sh).
 FUZZ_SMOKE_TIME ?= 3000x
@@ -83,7 +83,7 @@ fuzz-smoke: ## Fuzz every decoder briefly (FUZZ_SMOKE_TIME each, default 3000 ex
 fuzz-run:
 	@GO=$(GO) FUZZ_MINIMIZE=$(FUZZ_MINIMIZE) ./scripts/fuzz.sh $(FUZZ_RUN_TIME) $(FUZZ_TARGETS)
 
-lint: ## Check gofmt, then run go vet and staticcheck
+lint: ## Check gofmt and go mod tidy, then run go vet and staticcheck
 	@echo '--> gofmt -l'
 	@unformatted="$(if $(GOFILES),$$(gofmt -l $(GOFILES)))" || exit 1; \
 	if [ -n "$$unformatted" ]; then \
@@ -91,6 +91,10 @@ lint: ## Check gofmt, then run go vet and staticcheck
 		echo "$$unformatted"; \
 		exit 1; \
 	fi
+	@echo '--> go mod tidy -diff'
+	$(GO) mod tidy -diff
+	cd bench && $(GO) mod tidy -diff
+	cd tools && $(GO) mod tidy -diff
 	@echo '--> go vet'
 	$(GO) vet ./...
 	@echo '--> staticcheck'

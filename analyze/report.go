@@ -124,6 +124,30 @@ type Report struct {
 	// Chaos describes the chaos-mode perturbation of the replay ("seed
 	// 42"); empty without chaos.
 	Chaos string `json:"chaos,omitempty"`
+	// Fork is where a fork (or a replay continued live) left the
+	// recording; nil when it did not. Live counts the boundaries run live
+	// after it.
+	Fork *ForkPoint `json:"fork,omitempty"`
+	Live int        `json:"live,omitempty"`
+}
+
+// ForkPoint is where a replay forked: the first boundary it did not serve
+// from the recording but ran live.
+type ForkPoint struct {
+	// Seq is the recorded seq of that boundary (-1 past the end of the
+	// recording); Branch and Index its identity.
+	Seq    int64  `json:"seq"`
+	Branch string `json:"branch,omitempty"`
+	Index  int64  `json:"index"`
+	// Kind and Name are what the agent asked for there.
+	Kind boundary.Kind `json:"kind"`
+	Name string        `json:"name"`
+	// Reason says why the replay forked there ("at seq 4", "continue live
+	// after the first divergence", …).
+	Reason string `json:"reason"`
+	// Divergence is how the boundary differed from the recording, when the
+	// fork point is a divergence.
+	Divergence *Divergence `json:"divergence,omitempty"`
 }
 
 // Stop is where a replay was stopped on request, and the boundary the agent

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/agentrr/agentrr/bench/internal/payload"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -287,8 +288,8 @@ func branchedAgent(ctx context.Context, n, branches int, concurrent bool, doc pa
 // boundary on its own branch. As with the otelrr helpers, all queries of a
 // branch carry one string for its path (the helpers' branch holds it), not
 // the path string each loaded record has.
-func sessionQueries(rec *replayer.Recording) []replayer.Query {
-	qs := make([]replayer.Query, len(rec.Records))
+func sessionQueries(rec *replayer.Recording) []replaylink.Query {
+	qs := make([]replaylink.Query, len(rec.Records))
 	paths := map[string]string{}
 	for i, r := range rec.Records {
 		p, ok := paths[r.Branch]
@@ -296,7 +297,7 @@ func sessionQueries(rec *replayer.Recording) []replayer.Query {
 			p = strings.Clone(r.Branch)
 			paths[r.Branch] = p
 		}
-		qs[i] = replayer.Query{Branch: p, Kind: r.Kind, Name: r.Name, Signature: r.Signature, Request: r.Request}
+		qs[i] = replaylink.Query{Branch: p, Kind: r.Kind, Name: r.Name, Signature: r.Signature, Request: r.Request}
 	}
 	return qs
 }
@@ -304,11 +305,11 @@ func sessionQueries(rec *replayer.Recording) []replayer.Query {
 // sessionPass is the session alone over the whole recording: NewSession,
 // then Next and Release for every boundary in seq order, then Finish. It
 // returns the CPU time the pass took.
-func sessionPass(rec *replayer.Recording, qs []replayer.Query) (time.Duration, error) {
+func sessionPass(rec *replayer.Recording, qs []replaylink.Query) (time.Duration, error) {
 	start := cpuTime()
-	s := replayer.NewSession(rec)
+	s := replaylink.NewSession(rec, []replayer.Option(nil))
 	for _, q := range qs {
-		if _, _, err := s.Next(q); err != nil {
+		if err := s.Next(q).Err; err != nil {
 			return 0, err
 		}
 		s.Release(q.Branch)
@@ -325,7 +326,7 @@ func sessionPass(rec *replayer.Recording, qs []replayer.Query) (time.Duration, e
 // recordings taking turns, and returns for each the median pass's CPU time
 // in ns per boundary.
 func sessionPasses(recs []*replayer.Recording, passes int) ([]float64, error) {
-	qs := make([][]replayer.Query, len(recs))
+	qs := make([][]replaylink.Query, len(recs))
 	times := make([][]float64, len(recs))
 	for k, rec := range recs {
 		qs[k] = sessionQueries(rec)

@@ -44,7 +44,7 @@ func replaySection(c *config, t *table) error {
 					if err != nil {
 						return err
 					}
-					t.add("P3a", "replayer.Session.Next alone, 10k-boundary run", "/s", ps)
+					t.add("P3a", "the replay session's Next alone, 10k-boundary run", "/s", ps)
 					ps, err = sessionOnly(rec, true)
 					if err != nil {
 						return err

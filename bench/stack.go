@@ -19,6 +19,7 @@ import (
 	"github.com/agentrr/agentrr/bench/internal/payload"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -260,10 +261,11 @@ func load(t recorded) (*replayer.Recording, float64, error) {
 // sessionOnly is P3a: replayer.Session.Next over the whole recording;
 // boundaries per second.
 func sessionOnly(rec *replayer.Recording, decode bool) (float64, error) {
-	s := replayer.NewSession(rec)
+	s := replaylink.NewSession(rec, []replayer.Option(nil))
 	r0 := rec.Records[0]
 	us, err := perOp(len(rec.Records), func(int) error {
-		r, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: r0.Signature, Request: r0.Request})
+		a := s.Next(replaylink.Query{Kind: boundary.KindTool, Name: "search", Signature: r0.Signature, Request: r0.Request})
+		r, err := a.Rec, a.Err
 		s.Release("")
 		if err != nil || !decode {
 			return err

@@ -394,3 +394,12 @@ func FuzzCanonicalizeJSON(f *testing.F) {
 		}
 	})
 }
+
+// One damage marker: errors.Is(err, boundary.ErrDamaged) holds whichever
+// package found the damage.
+func TestOneDamageMarker(t *testing.T) {
+	r := boundary.Record{Seq: 3, Damage: "cut"}
+	if err := r.Check(); !errors.Is(err, boundary.ErrDamaged) {
+		t.Errorf("Record.Check: %v does not match boundary.ErrDamaged", err)
+	}
+}

@@ -163,12 +163,23 @@ func str(m pcommon.Map, key string) string {
 	return ""
 }
 
+// ErrDamaged matches, with errors.Is, every error agentrr returns for
+// something stored that is not whole — a boundary, a run, a store, a
+// recording fetched or read from a file — whichever package found it
+// (boundary.DamageError, spanlog.DamagedError, replayer.DamagedError,
+// replayer.IncompleteError, exporter.PayloadCutError). spanlog.ErrDamaged and
+// replayer.ErrDamaged are this error.
+var ErrDamaged = errors.New("damaged")
+
 // DamageError says why a boundary cannot be trusted. Replay refuses damaged
 // boundaries; verify reports them.
 type DamageError struct {
 	Seq    int64
 	Reason string
 }
+
+// Is reports whether target is ErrDamaged.
+func (e *DamageError) Is(target error) bool { return target == ErrDamaged }
 
 func (e *DamageError) Error() string {
 	return fmt.Sprintf("boundary seq %d is damaged: %s", e.Seq, e.Reason)

@@ -46,6 +46,13 @@ const (
 	AttrBoundaries = "agentrr.boundaries"
 	// AttrRunError is the error the agent's run ended with.
 	AttrRunError = "agentrr.run.error"
+	// AttrForkSeq is, on the root span of a fork when it ends, the seq in
+	// the original where it left the recording and went on live; AttrLive
+	// counts the boundaries it ran live. AttrLiveBoundary marks each of
+	// those boundaries.
+	AttrForkSeq      = "agentrr.fork.seq"
+	AttrLive         = "agentrr.fork.live"
+	AttrLiveBoundary = "agentrr.live"
 )
 
 // Resource attributes naming the agent's build, so that a replay can tell
@@ -103,6 +110,11 @@ type RunEnd struct {
 	// Verdict is "faithful" or "diverged" for a replayed run.
 	Verdict     string `json:"verdict,omitempty"`
 	Divergences int    `json:"divergences,omitempty"`
+	// ForkSeq is, for a fork that left its recording, the seq in the
+	// original where it went on live (-1: past the end of the recording);
+	// Live counts the boundaries it ran live.
+	ForkSeq *int64 `json:"fork_seq,omitempty"`
+	Live    int    `json:"live,omitempty"`
 }
 
 // RunID is the id of a run whose root span has trace id trace and span id
@@ -140,6 +152,9 @@ func RunEndAttributes(end RunEnd) []attribute.KeyValue {
 	}
 	if end.Verdict != "" {
 		attrs = append(attrs, attribute.String(AttrReplayVerdict, end.Verdict), attribute.Int(AttrReplayDivergences, end.Divergences))
+	}
+	if end.ForkSeq != nil {
+		attrs = append(attrs, attribute.Int64(AttrForkSeq, *end.ForkSeq), attribute.Int(AttrLive, end.Live))
 	}
 	return attrs
 }
@@ -196,6 +211,16 @@ func ParseRootSpan(span ptrace.Span, res pcommon.Resource) (RunMeta, *RunEnd, er
 			return meta, nil, fmt.Errorf("run root span %s: %s is %s, want a count", sid, AttrReplayDivergences, d.Type())
 		}
 		end.Divergences = int(d.Int())
+	}
+	if f, ok := attrs.Get(AttrForkSeq); ok {
+		if f.Type() != pcommon.ValueTypeInt {
+			return meta, nil, fmt.Errorf("run root span %s: %s is %s, want a seq", sid, AttrForkSeq, f.Type())
+		}
+		seq := f.Int()
+		end.ForkSeq = &seq
+		if l, ok := attrs.Get(AttrLive); ok && l.Type() == pcommon.ValueTypeInt {
+			end.Live = int(l.Int())
+		}
 	}
 	if st := span.Status(); end.Error == "" && end.Verdict == "" && st.Code() == ptrace.StatusCodeError {
 		// Written before agentrr.run.error existed.

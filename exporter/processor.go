@@ -237,7 +237,11 @@ func (e *PayloadCutError) Error() string {
 // ErrPayloadCut matches any *PayloadCutError with errors.Is.
 var ErrPayloadCut = errors.New("boundary payload cut by span limits")
 
-func (e *PayloadCutError) Is(target error) bool { return target == ErrPayloadCut }
+// Is reports whether target is ErrPayloadCut or boundary.ErrDamaged: the
+// boundary is stored damaged.
+func (e *PayloadCutError) Is(target error) bool {
+	return target == ErrPayloadCut || target == boundary.ErrDamaged
+}
 
 // isRunRoot reports whether s is a run root span.
 func isRunRoot(s sdktrace.ReadOnlySpan) bool {

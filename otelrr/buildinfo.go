@@ -116,3 +116,9 @@ func codeChange(recorded, current map[string]string) (desc string, changed bool)
 	}
 	return "", false
 }
+
+// bothRevisions reports whether both resources name a VCS revision (and so
+// can be compared without their executables).
+func bothRevisions(recorded, current map[string]string) bool {
+	return buildOf(recorded).revision != "" && buildOf(current).revision != ""
+}

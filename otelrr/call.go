@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -60,7 +61,7 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 		out, realErr := real(c.ctx)
 		if realErr != nil {
 			callErr = run.rec.errs.recorded(realErr, run.rec.redact.Text(realErr.Error()))
-		} else if respJSON, err = run.rec.redact.canonical(out); err != nil {
+		} else if respJSON, err = run.rec.redact.Canonical(out); err != nil {
 			callErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
 		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
 			// Hand the agent what replay will hand it: the decoded record.
@@ -99,6 +100,9 @@ type boundaryCall struct {
 	// Release; released is true once the boundary stopped being in flight
 	// on its branch (see release).
 	held, released bool
+	// live is true for a boundary of a replay past its fork point: it runs
+	// for real, as when recording.
+	live bool
 
 	// When replaying: replayed is the recorded boundary matched (nil when
 	// recording, or when the replay diverged and serves nothing), and
@@ -159,26 +163,31 @@ func (c *boundaryCall) unhold() {
 }
 
 // match matches the boundary against the recording (the run replays):
-// it sets replayed and replayErr.
+// it sets replayed and replayErr, or live for a boundary past a fork point,
+// which runs as when recording.
 func (c *boundaryCall) match() {
 	sp, span := c.sp, c.span
 	c.held = true
-	rec, div, derr := c.run.session.Next(replayer.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
+	a := c.run.session.Next(replaylink.Query{Branch: c.branch, Kind: sp.kind, Name: sp.name, Signature: c.sig, Request: c.request})
 	switch {
-	case derr != nil:
+	case a.Live:
+		c.live = true
+		span.SetAttributes(attribute.Bool(boundary.AttrLiveBoundary, true))
+	case a.Err != nil:
 		// A replay stopped on request (--until-seq, step quit) did not
-		// diverge here: the boundary just was not served.
-		if !errors.Is(derr, replayer.ErrStopped) {
-			span.SetAttributes(attribute.String(boundary.AttrDivergence, derr.Error()))
+		// diverge here, nor did a fork that refused to run a tool live:
+		// the boundary just was not served.
+		if !errors.Is(a.Err, replayer.ErrStopped) && !errors.Is(a.Err, replayer.ErrLiveRefused) {
+			span.SetAttributes(attribute.String(boundary.AttrDivergence, a.Err.Error()))
 		}
-		c.replayErr = derr
-	case rec.Failed:
-		c.replayed, c.replayErr = rec, c.run.rec.errs.recordedOf(rec)
+		c.replayErr = a.Err
+	case a.Rec.Failed:
+		c.replayed, c.replayErr = a.Rec, c.run.rec.errs.recordedOf(a.Rec)
 	default:
-		c.replayed = rec
+		c.replayed = a.Rec
 	}
-	if div != nil {
-		span.SetAttributes(attribute.String(boundary.AttrDivergence, string(div.Reason)))
+	if a.Div != nil {
+		span.SetAttributes(attribute.String(boundary.AttrDivergence, string(a.Div.Reason)))
 	}
 }
 

@@ -523,7 +523,15 @@ func TestSecondStartRunOnAReplayFails(t *testing.T) {
 	})
 
 	t.Run("WithReplay", func(t *testing.T) {
-		tp := newTP(t, dir, otelrr.WithReplay(id[:8], replayer.Strict))
+		store, err := spanlog.OpenExisting(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := replayer.Load(store, id[:8])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := newTP(t, dir, otelrr.WithReplay(rec, replayer.WithMode(replayer.Strict)))
 		if !tp.Replaying() {
 			t.Fatal("provider not replaying")
 		}

@@ -320,23 +320,6 @@ func captureOTelErrors(t *testing.T) *captureHandler {
 	return h
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestReplayedRunLinksToTheOriginal(t *testing.T) {
 	dir := t.TempDir()
 	id := recordForwarded(t, dir, "q", otelrr.ForwardExporter(newMemExporter()))

@@ -1,9 +1,11 @@
 package otelrr
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -20,15 +22,22 @@ type config struct {
 	processors  []sdktrace.SpanProcessor
 	limits      *sdktrace.SpanLimits
 
+	// replay and replayOpts are WithReplay's.
+	replay     *replayer.Recording
+	replayOpts []replayer.Option
+	// The replay settings FromEnv read (see handshake): the run to replay
+	// (a run id, and an OTLP JSON file holding it when it is not in the
+	// store), the mode, the report file, --until-seq, the step socket and
+	// the chaos seed.
 	replayID     string
 	replayMode   replayer.Mode
 	replayReport string
 	replayUntil  *int64
 	replayStep   string
 	replayChaos  *uint64
-	// replayFile is an OTLP JSON file holding the recording to replay
-	// (a trace not in the store; see WithReplayFile).
-	replayFile string
+	replayFile   string
+	// replayFork holds the fork options FromEnv read.
+	replayFork []replayer.Option
 	// forward, when set, forwards every span over OTLP (WithForwarding).
 	forward *forwardConfig
 	// redaction holds the WithRedaction rules (see redact.go).
@@ -87,29 +96,14 @@ func WithSpanLimits(l sdktrace.SpanLimits) Option {
 	return func(c *config) { c.limits = &l; c.provider("WithSpanLimits") }
 }
 
-// WithReplay puts the provider into replay mode: the first run it starts
-// replays the recorded run id (a trace id or unique prefix) from the store.
-func WithReplay(id string, mode replayer.Mode) Option {
-	return func(c *config) { c.replayID, c.replayMode = id, mode }
+// WithReplay puts the recorder (or provider) into replay mode: the first
+// run it starts replays rec (loaded with replayer.Load from a store, or
+// replayer.LoadOTLPJSON from a file) with opts, instead of recording a
+// fresh run. replayer.Replay does the same for one function's run, from
+// its context; FromEnv does it from the settings `agentrr replay` passes.
+func WithReplay(rec *replayer.Recording, opts ...replayer.Option) Option {
+	return func(c *config) { c.replay, c.replayOpts = rec, opts }
 }
-
-// WithReplayReport makes a replaying provider write the replay report, as
-// JSON, to path (see replayer.WithReportFile).
-func WithReplayReport(path string) Option { return func(c *config) { c.replayReport = path } }
-
-// WithReplayUntil makes a replaying provider serve boundaries 0..seq only
-// and stop the agent when it asks for seq+1 (see replayer.WithUntilSeq).
-func WithReplayUntil(seq int64) Option { return func(c *config) { c.replayUntil = &seq } }
-
-// WithReplayChaos makes a replaying provider perturb the agent's
-// scheduling with seed (see replayer.WithChaos; `agentrr replay --chaos` sets AGENTRR_REPLAY_CHAOS).
-func WithReplayChaos(seed uint64) Option { return func(c *config) { c.replayChaos = &seed } }
-
-// WithReplayStep makes a replaying provider ask `agentrr step`, listening on
-// the unix socket at path, before serving each boundary (see
-// replayer.WithStepper; `agentrr step` sets AGENTRR_REPLAY_STEP). The socket is dialed at the
-// first boundary; if it cannot be reached the replay stops there.
-func WithReplayStep(path string) Option { return func(c *config) { c.replayStep = path } }
 
 // FromEnv reads the replay settings `agentrr replay` and `agentrr step` pass
 // to the agent process: AGENTRR_REPLAY (the run to replay),
@@ -154,6 +148,11 @@ func FromEnv() Option {
 				c.replayChaos = &n
 			}
 		}
+		if opts, err := forkFromEnv(); err != nil {
+			c.envErr = err
+		} else {
+			c.replayFork = opts
+		}
 		if p := os.Getenv(handshake.EnvReplayFile); p != "" {
 			c.replayFile = p
 		}
@@ -162,12 +161,6 @@ func FromEnv() Option {
 		}
 	}
 }
-
-// WithReplayFile makes WithReplay (or AGENTRR_REPLAY) read the recording
-// from an OTLP JSON file instead of the store: the run id is looked up in
-// the file (see replayer.LoadOTLPJSON). `agentrr replay --jaeger` and
-// `--from-file` pass such a file to the agent in AGENTRR_REPLAY_FILE.
-func WithReplayFile(path string) Option { return func(c *config) { c.replayFile = path } }
 
 // sessionOptions are the replayer options the replay settings ask for.
 func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
@@ -184,5 +177,43 @@ func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
 	if c.replayChaos != nil {
 		opts = append(opts, replayer.WithChaos(*c.replayChaos))
 	}
+	opts = append(opts, c.replayFork...)
 	return opts
+}
+
+// forkFromEnv reads the fork settings `agentrr fork` and `agentrr replay
+// --continue-live` pass (see handshake).
+func forkFromEnv() ([]replayer.Option, error) {
+	var opts []replayer.Option
+	if v := os.Getenv(handshake.EnvReplayForkAt); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want a boundary seq (an integer)", handshake.EnvReplayForkAt, v)
+		}
+		opts = append(opts, replayer.ForkAt(n))
+	}
+	if os.Getenv(handshake.EnvReplayContinueLive) == "1" {
+		opts = append(opts, replayer.ContinueLive())
+	}
+	if p := os.Getenv(handshake.EnvReplayOverrides); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", handshake.EnvReplayOverrides, err)
+		}
+		var overrides map[int64]replayer.Override
+		if err := json.Unmarshal(b, &overrides); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", handshake.EnvReplayOverrides, p, err)
+		}
+		for seq, o := range overrides {
+			opts = append(opts, replayer.WithOverride(seq, o))
+		}
+	}
+	switch v := os.Getenv(handshake.EnvReplayLiveTools); v {
+	case "":
+	case "*":
+		opts = append(opts, replayer.AllLiveTools())
+	default:
+		opts = append(opts, replayer.LiveTools(strings.Split(v, ",")...))
+	}
+	return opts, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
 	"github.com/agentrr/agentrr/internal/recording"
+	"github.com/agentrr/agentrr/internal/redact"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -37,9 +39,9 @@ import (
 type Recorder struct {
 	*exporter.Processor
 
-	redact  *redactor         // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
-	session *replayer.Session // replay from options/env; nil when recording
-	errs    *errorNames       // WithError
+	redact  *redact.Redactor   // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
+	session replaylink.Session // replay from options/env; nil when recording
+	errs    *errorNames        // WithError
 }
 
 var _ sdktrace.SpanProcessor = (*Recorder)(nil)
@@ -79,7 +81,10 @@ func newRecorder(cfg config, limits *sdktrace.SpanLimits) (*Recorder, error) {
 	if rec.redact, err = newRedactor(cfg.redaction); err != nil {
 		return nil, err
 	}
-	if cfg.replayID != "" {
+	switch {
+	case cfg.replay != nil:
+		rec.session = replaylink.NewSession(cfg.replay, cfg.replayOpts)
+	case cfg.replayID != "":
 		mode, err := replayer.ParseMode(string(cfg.replayMode))
 		if err != nil {
 			return nil, fmt.Errorf("otelrr: %w", err)
@@ -88,7 +93,12 @@ func newRecorder(cfg config, limits *sdktrace.SpanLimits) (*Recorder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("otelrr: replay %s: %w", cfg.replayID, err)
 		}
-		rec.session = replayer.NewSession(r, cfg.sessionOptions(mode)...)
+		rec.session = replaylink.NewSession(r, cfg.sessionOptions(mode))
+	}
+	if rec.session != nil {
+		if err := rec.session.Check(); err != nil {
+			return nil, fmt.Errorf("otelrr: replay %s: %w", rec.session.Original().ID, err)
+		}
 	}
 	return rec, nil
 }
@@ -115,7 +125,7 @@ func (rec *Recorder) Replaying() bool { return rec.session != nil }
 // the original. A replay serves one run: starting a second run on the same
 // session fails.
 func (rec *Recorder) StartRun(ctx context.Context, tp trace.TracerProvider, name string) (context.Context, *Run, error) {
-	sess := replayer.SessionFromContext(ctx)
+	sess := replaylink.FromContext(ctx)
 	if sess == nil {
 		sess = rec.session
 	}
@@ -125,10 +135,10 @@ func (rec *Recorder) StartRun(ctx context.Context, tp trace.TracerProvider, name
 		if err := sess.Begin(); err != nil {
 			return ctx, nil, err
 		}
-		replayOf, mode = sess.Recording().TraceID, string(sess.Mode())
+		replayOf, mode = sess.Original().ID, sess.Mode()
 		// A replay is another execution: a trace of its own, linked to
 		// what it replays (and to the caller's span, if any).
-		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(replayLink(sess.Recording())))
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(replayLink(sess.Original())))
 		if parent := trace.SpanContextFromContext(ctx); parent.IsValid() {
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: parent}))
 		}
@@ -162,7 +172,13 @@ func (rec *Recorder) StartRun(ctx context.Context, tp trace.TracerProvider, name
 	}
 	if sess != nil {
 		sess.SetReplayTrace(rr.ID)
-		sess.SetCodeChange(codeChange(sess.Recording().Info.Resource, rr.Meta.Resource))
+		desc, changed := codeChange(sess.Original().Resource, rr.Meta.Resource)
+		if changed && replaylink.IsWithinTest(ctx) && !bothRevisions(sess.Original().Resource, rr.Meta.Resource) {
+			// A test binary is not the agent's own executable: only VCS
+			// revisions on both sides say whether the code changed.
+			desc, changed = "agent code not compared: replayed from a test binary, and the builds do not both name a VCS revision", false
+		}
+		sess.SetCodeChange(desc, changed)
 		if c := sess.Report().Chaos; c != "" {
 			span.SetAttributes(attribute.String(boundary.AttrReplayChaos, c))
 		}

@@ -126,7 +126,7 @@ func stepServer(t *testing.T, answers ...replayer.Action) (path string, steps <-
 				return
 			}
 			ch <- st
-			b, _ := json.Marshal(replayer.StepReply{Action: a})
+			b, _ := json.Marshal(handshake.StepReply{Action: string(a)})
 			conn.Write(append(b, '\n'))
 		}
 	}()

@@ -12,7 +12,7 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/recording"
-	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/internal/replaylink"
 )
 
 // Run is one recorded (or replayed) agent run: a root span, whose trace id
@@ -22,7 +22,7 @@ type Run struct {
 	tracer  trace.Tracer
 	span    trace.Span
 	rr      *recording.Run
-	session *replayer.Session
+	session replaylink.Session
 	report  *analyze.Report
 	ended   bool
 	root    *branch
@@ -89,6 +89,10 @@ func (r *Run) End(agentErr error) error {
 		end.Divergences = len(r.report.Divergences)
 		if !r.report.Faithful() {
 			r.span.SetStatus(codes.Error, "replay diverged")
+		}
+		if f := r.report.Fork; f != nil {
+			seq := f.Seq
+			end.ForkSeq, end.Live = &seq, r.report.Live
 		}
 	}
 	r.span.SetAttributes(boundary.RunEndAttributes(end)...)

@@ -18,7 +18,7 @@ const stepDialTimeout = 10 * time.Second
 
 // socketStepper returns a replayer.Stepper that asks `agentrr step`,
 // listening on the unix socket at path: for each step it writes the
-// replayer.Step as one JSON line and reads one replayer.StepReply line.
+// replayer.Step as one JSON line and reads one handshake.StepReply line.
 // The socket is dialed at the first step and closed after Continue or Quit,
 // which end the stepping.
 func socketStepper(path string) replayer.Stepper {
@@ -61,12 +61,12 @@ func exchangeStep(conn net.Conn, in *bufio.Reader, st replayer.Step) (replayer.A
 		}
 		return "", fmt.Errorf("read the answer to step %d: %w", st.Seq, err)
 	}
-	var r replayer.StepReply
+	var r handshake.StepReply
 	if err := json.Unmarshal(reply, &r); err != nil {
 		return "", fmt.Errorf("agentrr step answered step %d with %q: %w", st.Seq, reply, err)
 	}
 	if r.Error != "" {
 		return "", errors.New(r.Error)
 	}
-	return replayer.ParseAction(string(r.Action))
+	return replayer.ParseAction(r.Action)
 }

@@ -48,7 +48,7 @@ func BenchmarkSessionNext(b *testing.B) {
 		if i == n {
 			s, i = replayer.NewSession(rec), 0
 		}
-		if _, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req}); err != nil {
+		if _, _, err := s.Next3(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req}); err != nil {
 			b.Fatal(err)
 		}
 		s.Release("")
@@ -70,7 +70,7 @@ func BenchmarkSessionNextDecode(b *testing.B) {
 		if i == n {
 			s, i = replayer.NewSession(rec), 0
 		}
-		r, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req})
+		r, _, err := s.Next3(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func BenchmarkSessionNextBranched(b *testing.B) {
 				if i == n {
 					s, i = replayer.NewSession(rec), 0
 				}
-				if _, _, err := s.Next(qs[i]); err != nil {
+				if _, _, err := s.Next3(qs[i]); err != nil {
 					b.Fatal(err)
 				}
 				s.Release(qs[i].Branch)

@@ -49,7 +49,7 @@ var clock = bnd{boundary.KindClock, "now", `null`}
 
 func ask(s *replayer.Session, branch string, b bnd) (*boundary.Record, *analyze.Divergence, error) {
 	defer s.Release(branch)
-	return s.Next(replayer.Query{Branch: branch, Kind: b.kind, Name: b.name, Signature: b.sig(), Request: []byte(b.req)})
+	return s.Next3(replayer.Query{Branch: branch, Kind: b.kind, Name: b.name, Signature: b.sig(), Request: []byte(b.req)})
 }
 
 // Branches are matched each on its own, in whatever order they come.
@@ -112,10 +112,10 @@ func TestOverlapOnOneBranchWithoutAGroupDiverges(t *testing.T) {
 	q := func(b bnd) replayer.Query {
 		return replayer.Query{Kind: b.kind, Name: b.name, Signature: b.sig(), Request: []byte(b.req)}
 	}
-	if _, _, err := s.Next(q(search("x"))); err != nil { // in flight: not released
+	if _, _, err := s.Next3(q(search("x"))); err != nil { // in flight: not released
 		t.Fatal(err)
 	}
-	_, _, err := s.Next(q(search("y")))
+	_, _, err := s.Next3(q(search("y")))
 	var de *replayer.DivergenceError
 	if !errors.As(err, &de) || de.Reason != analyze.ReasonConcurrent {
 		t.Fatalf("second boundary in flight on the root: %v", err)
@@ -140,7 +140,7 @@ func TestConcurrencyGroupMatchesByExactRequest(t *testing.T) {
 		var held []string
 		for _, q := range order {
 			// All three in flight together, as recorded.
-			r, _, err := s.Next(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: search(q).sig(), Request: []byte(search(q).req)})
+			r, _, err := s.Next3(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: search(q).sig(), Request: []byte(search(q).req)})
 			if err != nil || string(r.Response) != fmt.Sprintf("%q", q) {
 				t.Fatalf("order %v, %s: %v %v", order, q, r, err)
 			}

@@ -438,10 +438,3 @@ func cutPayloads(r *boundary.Record) (cut, marks string) {
 	}
 	return strings.Join(names, " and "), strings.Join(keys, ", ")
 }
-
-func attrString(m pcommon.Map, key string) string {
-	if v, ok := m.Get(key); ok {
-		return v.AsString()
-	}
-	return ""
-}

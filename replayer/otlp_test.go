@@ -257,3 +257,16 @@ func TestFetchJaeger(t *testing.T) {
 		t.Errorf("prefix: %v, want ErrBadTraceID", err)
 	}
 }
+
+func TestDamageMarkersAreOne(t *testing.T) {
+	for name, err := range map[string]error{
+		"spanlog":         &spanlog.DamagedError{TraceID: "x"},
+		"replayer":        &replayer.DamagedError{TraceID: "x"},
+		"incomplete OTLP": &replayer.IncompleteError{TraceID: "x"},
+		"payload cut":     &exporter.PayloadCutError{Seq: 1},
+	} {
+		if !errors.Is(err, boundary.ErrDamaged) || !errors.Is(err, replayer.ErrDamaged) || !errors.Is(err, spanlog.ErrDamaged) {
+			t.Errorf("%s: %T does not match the damage marker", name, err)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package replayer
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/agentrr/agentrr/boundary"
@@ -33,7 +32,7 @@ func (e *DamagedError) Error() string {
 }
 
 // ErrDamaged matches any *DamagedError with errors.Is.
-var ErrDamaged = errors.New("recording is damaged")
+var ErrDamaged = boundary.ErrDamaged
 
 func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
 

@@ -5,21 +5,8 @@ import (
 	"errors"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/replaylink"
 )
-
-type sessionKey struct{}
-
-// WithSession returns a context carrying s. otelrr's StartRun, given such a
-// context, replays the run from s instead of recording a fresh one.
-func WithSession(ctx context.Context, s *Session) context.Context {
-	return context.WithValue(ctx, sessionKey{}, s)
-}
-
-// SessionFromContext returns the session carried by ctx, or nil.
-func SessionFromContext(ctx context.Context) *Session {
-	s, _ := ctx.Value(sessionKey{}).(*Session)
-	return s
-}
 
 // Replay runs agent against the recording, in-process, and returns the
 // replay report. The agent is the same code that made the recording: it
@@ -32,8 +19,11 @@ func SessionFromContext(ctx context.Context) *Session {
 // (report.Faithful() is false), and the agent's own error is in
 // report.AgentError.
 func Replay(ctx context.Context, rec *Recording, agent func(ctx context.Context) error, opts ...Option) (*analyze.Report, error) {
-	s := NewSession(rec, opts...)
-	agentErr := agent(WithSession(ctx, s))
+	s := newSession(rec, opts...)
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	agentErr := agent(replaylink.WithSession(ctx, s))
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()

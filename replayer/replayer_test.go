@@ -54,7 +54,7 @@ func recording(truncated bool) *replayer.Recording {
 
 func next(s *replayer.Session, b bnd) (*boundary.Record, *analyze.Divergence, error) {
 	defer s.Release("")
-	return s.Next(replayer.Query{Kind: b.kind, Name: b.name, Signature: b.sig(), Request: []byte(b.req)})
+	return s.Next3(replayer.Query{Kind: b.kind, Name: b.name, Signature: b.sig(), Request: []byte(b.req)})
 }
 
 func TestParseMode(t *testing.T) {
@@ -70,7 +70,7 @@ func TestParseMode(t *testing.T) {
 
 func TestFaithfulSession(t *testing.T) {
 	s := replayer.NewSession(recording(false))
-	if s.Mode() != replayer.Strict {
+	if s.Mode() != string(replayer.Strict) {
 		t.Errorf("default mode %s", s.Mode())
 	}
 	if err := s.Begin(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -36,16 +37,16 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown replay mode %q (want strict or observe)", s)
 }
 
-// Option configures a Session.
-type Option func(*Session)
+// Option configures a replay.
+type Option func(*session)
 
 // WithMode sets the replay mode (Strict by default).
-func WithMode(m Mode) Option { return func(s *Session) { s.mode = m } }
+func WithMode(m Mode) Option { return func(s *session) { s.mode = m } }
 
 // WithReportFile makes the session write its report, as JSON, to path after
 // every divergence and when the run ends, so a parent process learns the
 // outcome even if the agent exits abruptly after a divergence.
-func WithReportFile(path string) Option { return func(s *Session) { s.reportPath = path } }
+func WithReportFile(path string) Option { return func(s *session) { s.reportPath = path } }
 
 // WithUntilSeq makes the session serve the recorded boundaries 0..seq only
 // (seq as `agentrr show` numbers them: the run's completion order): when the
@@ -60,14 +61,14 @@ func WithReportFile(path string) Option { return func(s *Session) { s.reportPath
 // run first, or asks for a boundary past the end of its branch's recording,
 // the replay ends as usual (a boundary past the end is a divergence).
 func WithUntilSeq(seq int64) Option {
-	return func(s *Session) { s.until, s.hasUntil = seq, true }
+	return func(s *session) { s.until, s.hasUntil = seq, true }
 }
 
 // WithReplayStore records the replayed run into store instead of the
 // store the agent records into (a replay from a test keeps the test's
 // store clean).
 func WithReplayStore(store *spanlog.Store) Option {
-	return func(s *Session) { s.replayStore = store }
+	return func(s *session) { s.replayStore = store }
 }
 
 // WithChaos perturbs the scheduling of the replayed agent, as rr's chaos
@@ -81,7 +82,7 @@ func WithReplayStore(store *spanlog.Store) Option {
 // replaying it with a few seeds finds out, and the seed that found it
 // reproduces it. The seed is in the report (analyze.Report.Chaos).
 func WithChaos(seed uint64) Option {
-	return func(s *Session) { s.chaos = newChaos(seed) }
+	return func(s *session) { s.chaos = newChaos(seed) }
 }
 
 // WithStepper makes the session call step before each boundary it serves,
@@ -90,11 +91,12 @@ func WithChaos(seed uint64) Option {
 // wait while step runs; concurrent boundaries are stepped one at a time.
 // If step returns an error the replay stops as for Quit, with the error in
 // the stop reason.
-func WithStepper(step Stepper) Option { return func(s *Session) { s.stepper = step } }
+func WithStepper(step Stepper) Option { return func(s *session) { s.stepper = step } }
 
-// Session serves one recording to one replayed run. It is safe for
-// concurrent use: each branch of the run is matched on its own (see Next).
-type Session struct {
+// session serves one recording to one replayed run: the engine otelrr's
+// helpers drive (through internal/replaylink). It is safe for concurrent
+// use: each branch of the run is matched on its own (see Next).
+type session struct {
 	rec        *Recording
 	mode       Mode
 	reportPath string
@@ -104,6 +106,7 @@ type Session struct {
 	chaos      *chaos
 	// replayStore, when set, is where the replayed run is recorded.
 	replayStore *spanlog.Store
+	fork        forkState
 
 	// stepMu serializes Next while a stepper is set, so that steps are
 	// shown one at a time and mu is not held while the stepper waits.
@@ -151,9 +154,15 @@ type branchState struct {
 // inGroup reports whether r belongs to a concurrency group of more than one.
 func (bs *branchState) inGroup(r *boundary.Record) bool { return bs.size[r.Group] > 1 }
 
-// NewSession returns a session serving rec.
-func NewSession(rec *Recording, opts ...Option) *Session {
-	s := &Session{rec: rec, mode: Strict, branches: make(map[string]*branchState)}
+func init() {
+	replaylink.NewSession = func(rec, opts any) replaylink.Session {
+		return newSession(rec.(*Recording), opts.([]Option)...)
+	}
+}
+
+// newSession returns a session serving rec.
+func newSession(rec *Recording, opts ...Option) *session {
+	s := &session{rec: rec, mode: Strict, branches: make(map[string]*branchState)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -202,14 +211,30 @@ func NewSession(rec *Recording, opts ...Option) *Session {
 	return s
 }
 
-// Recording returns the recording being served.
-func (s *Session) Recording() *Recording { return s.rec }
+// Original describes the recording being served.
+func (s *session) Original() replaylink.Original {
+	o := replaylink.Original{ID: s.rec.TraceID, Resource: s.rec.Info.Resource}
+	if len(s.rec.Records) > 0 {
+		o.First = &s.rec.Records[0]
+	}
+	return o
+}
 
-// Mode returns the replay mode.
-func (s *Session) Mode() Mode { return s.mode }
+// Mode returns the replay mode: "fork" for a fork, which is strict up to
+// its fork point.
+func (s *session) Mode() string {
+	if s.fork.enabled {
+		return ForkMode
+	}
+	return string(s.mode)
+}
+
+// ForkMode is the mode a forked run's header names (boundary.RunMeta's
+// ReplayMode): strict up to the fork point, live after it.
+const ForkMode = "fork"
 
 // BranchRecords returns the recorded boundaries of branch, by index.
-func (s *Session) BranchRecords(branch string) []*boundary.Record {
+func (s *session) BranchRecords(branch string) []*boundary.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if bs := s.branches[branch]; bs != nil {
@@ -220,7 +245,7 @@ func (s *Session) BranchRecords(branch string) []*boundary.Record {
 
 // Begin starts the replayed run. A session replays one run: a second
 // Begin fails.
-func (s *Session) Begin() error {
+func (s *session) Begin() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
@@ -231,7 +256,7 @@ func (s *Session) Begin() error {
 }
 
 // SetReplayTrace records the run id of the replayed run, itself recorded.
-func (s *Session) SetReplayTrace(id string) {
+func (s *session) SetReplayTrace(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.replayTrace = id
@@ -239,18 +264,10 @@ func (s *Session) SetReplayTrace(id string) {
 
 // ReplayStore returns the store the replayed run is to be recorded into
 // (WithReplayStore), or nil for the agent's own.
-func (s *Session) ReplayStore() *spanlog.Store { return s.replayStore }
+func (s *session) ReplayStore() *spanlog.Store { return s.replayStore }
 
-// Query is a boundary the agent makes, as the session matches it.
-type Query struct {
-	// Branch is the path of the branch making the boundary ("" for the root).
-	Branch    string
-	Kind      boundary.Kind
-	Name      string
-	Signature string
-	// Request is the canonical JSON request.
-	Request []byte
-}
+// query is a boundary the agent makes, as the session matches it.
+type query = replaylink.Query
 
 // Next matches the next boundary the agent makes on branch q.Branch against
 // the recording: the n-th boundary a branch makes is matched to the
@@ -273,7 +290,7 @@ type Query struct {
 // boundary is done: a boundary that starts while another of its branch is
 // in flight, where the recording shows none, is an unbranched-concurrency
 // divergence.
-func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, err error) {
+func (s *session) Next(q query) answer {
 	if s.stepper != nil {
 		s.stepMu.Lock()
 		defer s.stepMu.Unlock()
@@ -283,36 +300,46 @@ func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, 
 	bs.inflight++
 	if s.halt != nil {
 		s.mu.Unlock()
-		return nil, nil, s.halt
+		return answer{Err: s.halt}
 	}
 	if s.quit {
 		s.mu.Unlock()
-		return nil, nil, s.stop
+		return answer{Err: s.stop}
 	}
-	m := s.match(bs, q)
+	var m matched
+	if s.fork.point == nil {
+		m = s.match(bs, q)
+	}
+	if a, ok := s.forkLocked(bs, q, m); ok {
+		s.requested++
+		bs.requested++
+		s.mu.Unlock()
+		return a
+	}
 	if s.hasUntil && m.rec != nil && m.rec.Seq > s.until {
 		err := s.stopLocked(fmt.Sprintf("until seq %d", s.until), q, m)
 		s.mu.Unlock()
-		return nil, nil, err
+		return answer{Err: err}
 	}
 	if s.stepper != nil && !s.continuing {
 		if err := s.stepLocked(q, m); err != nil {
 			s.mu.Unlock()
-			return nil, nil, err
+			return answer{Err: err}
 		}
 	}
 	s.requested++
 	bs.requested++
+	var a answer
 	switch {
 	case m.div == nil:
 		s.serve(bs, m.at)
-		rec = m.rec
+		a.Rec = m.rec
 	case s.mode == Observe && m.rec != nil && m.rec.Kind == q.Kind && m.rec.Name == q.Name && m.div.Reason != analyze.ReasonAmbiguous:
 		s.diverge(*m.div)
 		s.serve(bs, m.at)
-		rec, div = m.rec, m.div
+		a.Rec, a.Div = m.rec, m.div
 	default:
-		err = s.diverge(*m.div)
+		a.Err = s.diverge(*m.div)
 		if m.rec != nil && bs.served != nil {
 			// Observe goes on: the position is used up, so that the
 			// branch's next boundary is compared with the next recorded.
@@ -323,15 +350,19 @@ func (s *Session) Next(q Query) (rec *boundary.Record, div *analyze.Divergence, 
 	delay := s.chaos.delay(q.Branch, int64(bs.requested-1))
 	s.mu.Unlock()
 	s.chaos.wait(delay)
-	if err != nil {
-		return nil, nil, err
-	}
-	return rec, div, nil
+	return a
+}
+
+// Forked reports whether the replay has passed its fork point.
+func (s *session) Forked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fork.point != nil
 }
 
 // Release says that the boundary of branch last returned by Next is done
 // (served, failed or abandoned).
-func (s *Session) Release(branch string) {
+func (s *session) Release(branch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if bs := s.lookup(branch); bs != nil && bs.inflight > 0 {
@@ -341,7 +372,7 @@ func (s *Session) Release(branch string) {
 
 // lookup returns the state of branch, nil for a branch the session does
 // not know. Called with s.mu held.
-func (s *Session) lookup(b string) *branchState {
+func (s *session) lookup(b string) *branchState {
 	if s.last != nil && b == s.lastBranch {
 		return s.last
 	}
@@ -354,7 +385,7 @@ func (s *Session) lookup(b string) *branchState {
 
 // branch returns the state of branch, making it for a branch the recording
 // does not have. Called with s.mu held.
-func (s *Session) branch(b string) *branchState {
+func (s *session) branch(b string) *branchState {
 	bs := s.lookup(b)
 	if bs == nil {
 		bs = &branchState{}
@@ -366,14 +397,14 @@ func (s *Session) branch(b string) *branchState {
 
 // serve marks the branch's boundary at index at as served. Called with
 // s.mu held.
-func (s *Session) serve(bs *branchState, at int) {
+func (s *session) serve(bs *branchState, at int) {
 	s.served++
 	bs.served[at] = true
 	s.advance(bs)
 }
 
 // advance moves the branch's cursor past the positions used up.
-func (s *Session) advance(bs *branchState) {
+func (s *session) advance(bs *branchState) {
 	for bs.cursor < len(bs.recs) && bs.served[bs.cursor] {
 		bs.cursor++
 	}
@@ -392,7 +423,7 @@ type matched struct {
 
 // match compares the boundary q with what branch bs's recording holds next.
 // It changes nothing. Called with s.mu held.
-func (s *Session) match(bs *branchState, q Query) matched {
+func (s *session) match(bs *branchState, q query) matched {
 	same := func(r *boundary.Record) bool {
 		return r.Kind == q.Kind && r.Name == q.Name && r.Signature == q.Signature
 	}
@@ -459,7 +490,7 @@ func (s *Session) match(bs *branchState, q Query) matched {
 // branch (concurrency groups) and holds this very request later on it: the
 // goroutines ran in another order. It is still a divergence: nothing is
 // served out of its place.
-func (s *Session) reordered(bs *branchState, q Query, d *analyze.Divergence) *analyze.Divergence {
+func (s *session) reordered(bs *branchState, q query, d *analyze.Divergence) *analyze.Divergence {
 	if !bs.grouped {
 		return d
 	}
@@ -475,7 +506,7 @@ func (s *Session) reordered(bs *branchState, q Query, d *analyze.Divergence) *an
 
 // observed returns a divergence of the request q with nothing to compare
 // it with, at index in its branch.
-func (s *Session) observed(q Query, reason analyze.Reason, index int64) *analyze.Divergence {
+func (s *session) observed(q query, reason analyze.Reason, index int64) *analyze.Divergence {
 	return &analyze.Divergence{
 		Seq:               -1,
 		Branch:            q.Branch,
@@ -490,7 +521,7 @@ func (s *Session) observed(q Query, reason analyze.Reason, index int64) *analyze
 
 // compare returns how the request q differs from the recorded boundary r:
 // a kind-or-name or a signature divergence (the caller may reclassify it).
-func (s *Session) compare(r *boundary.Record, q Query) *analyze.Divergence {
+func (s *session) compare(r *boundary.Record, q query) *analyze.Divergence {
 	d := s.observed(q, analyze.ReasonSignature, r.Index)
 	d.Seq = r.Seq
 	d.ExpectedKind, d.ExpectedName, d.ExpectedSignature = r.Kind, r.Name, r.Signature
@@ -511,7 +542,7 @@ func (s *Session) compare(r *boundary.Record, q Query) *analyze.Divergence {
 const previewLen = 160
 
 // diverge records d; in strict mode it halts the session. Called with s.mu held.
-func (s *Session) diverge(d analyze.Divergence) *DivergenceError {
+func (s *session) diverge(d analyze.Divergence) *DivergenceError {
 	err := &DivergenceError{Divergence: d}
 	s.divergences = append(s.divergences, d)
 	if s.mode == Strict {
@@ -525,7 +556,7 @@ func (s *Session) diverge(d analyze.Divergence) *DivergenceError {
 // become a divergence (unless strict mode already halted), and the report is
 // returned (and written to the report file, if any). agentErr is the error
 // the agent's run ended with, or nil.
-func (s *Session) Finish(agentErr error) *analyze.Report {
+func (s *session) Finish(agentErr error) *analyze.Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// An agent that ends its run with the stop error did what a stop asks.
@@ -534,7 +565,9 @@ func (s *Session) Finish(agentErr error) *analyze.Report {
 	}
 	if !s.finished {
 		s.finished = true
-		if s.halt == nil && s.stop == nil {
+		if s.halt == nil && s.stop == nil && s.fork.point == nil {
+			// A fork's tail is its own: what the recording did after the
+			// fork point is not missing.
 			s.missingLocked()
 		}
 	}
@@ -545,7 +578,7 @@ func (s *Session) Finish(agentErr error) *analyze.Report {
 // missingLocked adds a missing-boundary divergence for each branch whose
 // recorded boundaries were not all requested, in the order of the first
 // one missing. Called with s.mu held.
-func (s *Session) missingLocked() {
+func (s *session) missingLocked() {
 	var missing []analyze.Divergence
 	for b, bs := range s.branches {
 		n := 0
@@ -578,13 +611,13 @@ func (s *Session) missingLocked() {
 }
 
 // Report returns the report so far.
-func (s *Session) Report() *analyze.Report {
+func (s *session) Report() *analyze.Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reportLocked()
 }
 
-func (s *Session) reportLocked() *analyze.Report {
+func (s *session) reportLocked() *analyze.Report {
 	return &analyze.Report{
 		OriginalTrace:      s.rec.TraceID,
 		ReplayTrace:        s.replayTrace,
@@ -602,13 +635,15 @@ func (s *Session) reportLocked() *analyze.Report {
 		CodeChanged:        s.codeChanged,
 		Branched:           s.branched,
 		Chaos:              s.chaos.describe(),
+		Fork:               s.fork.point,
+		Live:               s.fork.live,
 	}
 }
 
 // SetCodeChange records in the report whether the replaying agent's build
 // differs from the recorded one: desc is a sentence for people (see
 // analyze.Report.CodeChange), changed whether they differ.
-func (s *Session) SetCodeChange(desc string, changed bool) {
+func (s *session) SetCodeChange(desc string, changed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.codeChange, s.codeChanged = desc, changed
@@ -618,7 +653,7 @@ func (s *Session) SetCodeChange(desc string, changed bool) {
 // writeReportLocked writes the report file atomically (temp file + rename),
 // so a reader never sees half a report. Failures go to stderr: the report
 // file is a convenience for the parent process, not the record.
-func (s *Session) writeReportLocked() {
+func (s *session) writeReportLocked() {
 	if s.reportPath == "" {
 		return
 	}

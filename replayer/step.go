@@ -79,14 +79,6 @@ func ParseAction(s string) (Action, error) {
 // See WithStepper.
 type Stepper func(Step) (Action, error)
 
-// StepReply is the answer to a Step on the `agentrr step` control channel:
-// one JSON object per line, {"action":"next"}. Error, if not empty, asks
-// the agent to stop with that message.
-type StepReply struct {
-	Action Action `json:"action"`
-	Error  string `json:"error,omitempty"`
-}
-
 // ErrStopped matches, with errors.Is, the error a boundary call returns
 // once a replay was stopped on request (WithUntilSeq, Quit).
 var ErrStopped = errors.New("replay stopped")
@@ -114,7 +106,7 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 // stepLocked shows the boundary q, matched as m, to the stepper, with s.mu
 // released while it runs, and acts on its answer: nil to serve the
 // boundary, or the *StopError of a Quit. Called with s.mu and s.stepMu held.
-func (s *Session) stepLocked(q Query, m matched) error {
+func (s *session) stepLocked(q query, m matched) error {
 	st := Step{
 		Recording:  s.rec.TraceID,
 		Total:      len(s.rec.Records),
@@ -159,7 +151,7 @@ func (s *Session) stepLocked(q Query, m matched) error {
 // stopLocked stops the replay before the boundary q, matched as m, and
 // returns the stop error. Once stopped, every later stop returns the first
 // stop's error, which the report shows. Called with s.mu held.
-func (s *Session) stopLocked(reason string, q Query, m matched) *StopError {
+func (s *session) stopLocked(reason string, q query, m matched) *StopError {
 	if s.stop != nil {
 		return s.stop
 	}
@@ -182,7 +174,7 @@ func (s *Session) stopLocked(reason string, q Query, m matched) *StopError {
 }
 
 // stoppedLocked returns a copy of the stop for a report, or nil.
-func (s *Session) stoppedLocked() *analyze.Stop {
+func (s *session) stoppedLocked() *analyze.Stop {
 	if s.stop == nil {
 		return nil
 	}

@@ -43,7 +43,7 @@ func stepRecording() *replayer.Recording {
 
 func call(s *replayer.Session, c stepCall) (*boundary.Record, error) {
 	defer s.Release("")
-	rec, _, err := s.Next(replayer.Query{Kind: c.kind, Name: c.name, Signature: boundary.Signature(c.kind, c.name, []byte(c.req)), Request: []byte(c.req)})
+	rec, _, err := s.Next3(replayer.Query{Kind: c.kind, Name: c.name, Signature: boundary.Signature(c.kind, c.name, []byte(c.req)), Request: []byte(c.req)})
 	return rec, err
 }
 

@@ -3,6 +3,7 @@ package spanlog
 import (
 	"errors"
 	"fmt"
+	"github.com/agentrr/agentrr/boundary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // stored cannot be read back whole: a run database whose files are corrupt,
 // truncated or missing (*DamagedError), or a store whose FORMAT file is
 // unreadable.
-var ErrDamaged = errors.New("damaged")
+var ErrDamaged = boundary.ErrDamaged
 
 // DamagedError is returned when a run's database cannot be opened or read
 // because its files are damaged (a checksum mismatch in a data file, a

@@ -131,8 +131,11 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 		visit(info, nil)
 		return nil
 	}
-	var dmg *DamagedError
-	if errors.As(err, &dmg) {
+	var (
+		dmg *DamagedError
+		rec *RecordingError
+	)
+	if errors.As(err, &dmg) || errors.As(err, &rec) {
 		return err // names the run already
 	}
 	if err != nil {

@@ -82,8 +82,14 @@ func Dir(dir string) string {
 // does not exist. It fails if root is not a directory or holds a store of a
 // newer format.
 func Open(root string) (*Store, error) {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("%w at %s: it is a file, not a directory (point --store / %s at a directory)", ErrNoStore, root, EnvStore)
+	}
 	if err := os.MkdirAll(filepath.Join(root, "runs"), 0o700); err != nil {
-		return nil, fmt.Errorf("agentrr store %s: %w", root, err)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("agentrr store %s cannot be written: %w (a store is private to the user who records into it)", root, err)
+		}
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoStore, root, err)
 	}
 	s := &Store{root: root}
 	if err := s.checkFormat(true); err != nil {

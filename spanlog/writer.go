@@ -54,6 +54,10 @@ type RunWriter struct {
 	inflight sync.WaitGroup
 }
 
+// forkMode is the replay mode of a fork (replayer.ForkMode), whose live
+// tail is synced boundary by boundary, like a recording.
+const forkMode = "fork"
+
 // ErrRunExists is returned by CreateRun when the store already has a run
 // with that id.
 var ErrRunExists = errors.New("run already exists")
@@ -102,17 +106,13 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		db.Close()
 		return nil, err
 	}
-	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64)}
+	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "" || meta.ReplayMode == forkMode, branchNext: make(map[string]int64)}
 	w.turn = sync.NewCond(&w.mu)
 	return w, nil
 }
 
 // TraceID returns the run's trace id.
 func (w *RunWriter) TraceID() string { return w.id }
-
-// Replayed reports whether the run is a replay of a recording (its
-// RunMeta.ReplayOf was set).
-func (w *RunWriter) Replayed() bool { return !w.syncEach }
 
 // ErrRunClosed is returned by writes to a run that has been finished or closed.
 var ErrRunClosed = errors.New("run is already finished")

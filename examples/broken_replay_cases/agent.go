@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
 	"github.com/agentrr/agentrr/otelrr"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"

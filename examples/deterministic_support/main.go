@@ -17,7 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
 	"github.com/agentrr/agentrr/otelrr"
 )
 

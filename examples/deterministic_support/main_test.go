@@ -6,19 +6,19 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
-	"github.com/agentrr/agentrr/internal/agenttest"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
 // runAgent runs the agent inside one run of a provider on store dir.
 func runAgent(ctx context.Context, t *testing.T, dir string, a *Agent) (traceID, answer string, err error) {
-	return agenttest.Run(ctx, t, dir, "deterministic_support", a.Run)
+	return rrtest.Run(ctx, t, dir, "deterministic_support", a.Run)
 }
 
 func replayAgent(t *testing.T, dir, id string, a *Agent, opts ...replayer.Option) (*analyze.Report, string) {
-	return agenttest.Replay(t, dir, id, "deterministic_support", a.Run, opts...)
+	return rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), a.Run, opts...)
 }
 
 func TestReplayIsFaithfulAndOffline(t *testing.T) {

@@ -20,11 +20,11 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -68,7 +68,7 @@ func record(t *testing.T, stream bool) *recorded {
 	defer srv.Close()
 	dir := t.TempDir()
 	a := &Agent{Client: NewClient(srv.OpenAIBaseURL(), "fake-key", nil), Stream: stream}
-	id, plan, err := agenttest.Run(context.Background(), t, dir, "parallel_tools", a.Run)
+	id, plan, err := rrtest.Run(context.Background(), t, dir, "parallel_tools", a.Run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func (r *recorded) replay(t *testing.T, agent *Agent, opts ...replayer.Option) (
 	var plan *Plan
 	rep, err := replayer.Replay(context.Background(), r.rec, func(ctx context.Context) error {
 		var err error
-		_, plan, err = agenttest.Run(ctx, t, cmp.Or(r.replayDir, r.dir), "parallel_tools", agent.Run)
+		_, plan, err = rrtest.Run(ctx, t, cmp.Or(r.replayDir, r.dir), "parallel_tools", agent.Run)
 		return err
 	}, opts...)
 	if err != nil {

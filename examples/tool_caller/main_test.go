@@ -7,17 +7,17 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/agenttest"
+	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
 // runAgent runs a on task inside one run of a provider on store dir.
 func runAgent(ctx context.Context, t *testing.T, dir string, a *Agent, task string) (traceID, answer string, err error) {
-	return agenttest.Run(ctx, t, dir, "tool_caller", func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
+	return rrtest.Run(ctx, t, dir, "tool_caller", func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
 }
 
 func replayAgent(t *testing.T, dir, id string, a *Agent, task string) (*analyze.Report, string) {
-	return agenttest.Replay(t, dir, id, "tool_caller", func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
+	return rrtest.Replay(t, rrtest.Load(t, dir, id), func(ctx context.Context) (string, error) { return a.Run(ctx, task) })
 }
 
 func newAgent() *Agent { return &Agent{Model: &Planner{}, Tools: NewToolbox()} }

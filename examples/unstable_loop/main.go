@@ -28,7 +28,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
 	"github.com/agentrr/agentrr/otelrr"
 )
 

@@ -7,13 +7,13 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/examples/internal/fakellm"
-	"github.com/agentrr/agentrr/internal/agenttest"
+	"github.com/agentrr/agentrr/internal/fakeapi/fakellm"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 func record(t *testing.T, dir string, a *Agent) string {
 	t.Helper()
-	id, _, err := agenttest.Run(context.Background(), t, dir, "unstable_loop", a.Run)
+	id, _, err := rrtest.Run(context.Background(), t, dir, "unstable_loop", a.Run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func record(t *testing.T, dir string, a *Agent) string {
 }
 
 func replay(t *testing.T, dir, id string, a *Agent) *analyze.Report {
-	rep, _ := agenttest.Replay(t, dir, id, "unstable_loop", a.Run)
+	rep, _ := rrtest.Replay(t, rrtest.Load(t, dir, id), a.Run)
 	return rep
 }
 

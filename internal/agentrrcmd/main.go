@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 
 	"github.com/agentrr/agentrr/internal/cmd/root"
 	"github.com/agentrr/agentrr/internal/cmdutil"
@@ -35,12 +34,7 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	code := cmdutil.Code(err)
 	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) || ee.Err != nil {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires ") {
-			code = cmdutil.ExitUsage
-			msg += " (see agentrr --help)"
-		}
-		fmt.Fprintf(io.ErrOut, "agentrr: %s\n", msg)
+		fmt.Fprintf(io.ErrOut, "agentrr: %s\n", err)
 	}
 	return code
 }

@@ -15,14 +15,14 @@ import (
 // Exit codes. They are part of the CLI's contract (see the README and
 // `agentrr --help`).
 const (
-	ExitOK        = 0 // success; a replay that was faithful
-	ExitDiverged  = 1 // a replay diverged from its recording
-	ExitUsage     = 2 // bad flags or arguments, unknown or ambiguous run, no store (or one this user cannot read)
-	ExitDamaged   = 3 // a damaged run or store
-	ExitAgent     = 4 // the agent failed (non-zero exit, or never finished its run) without diverging
-	ExitTruncated = 5 // verify: the run is truncated (a whole prefix)
-	ExitBusy      = 6 // the run is still being recorded by another process
-	ExitInternal  = 70
+	ExitOK        = 0  // success; a replay that was faithful
+	ExitDiverged  = 1  // a replay diverged from its recording
+	ExitUsage     = 2  // bad flags or arguments, unknown or ambiguous run, no store (or one this user cannot read)
+	ExitDamaged   = 3  // a damaged run or store
+	ExitAgent     = 4  // the agent failed (non-zero exit, or never finished its run) without diverging
+	ExitTruncated = 5  // verify: the run is truncated (a whole prefix)
+	ExitRecording = 6  // the run is still being recorded by another process
+	ExitInternal  = 70 // anything else: a bug, or an error agentrr does not classify
 )
 
 // ExitError carries the exit code a command chose. Its message is printed
@@ -52,7 +52,8 @@ func SilentExit(code int) error { return &ExitError{Code: code} }
 
 // Code returns the exit code for err: the code an *ExitError carries, or
 // the code its cause maps to (unknown runs and missing stores are usage
-// errors, damage is ExitDamaged, a live recording ExitBusy), else 1.
+// errors, damage is ExitDamaged, a live recording ExitRecording), else
+// ExitInternal: an error no command classified is not a divergence.
 func Code(err error) int {
 	if err == nil {
 		return ExitOK
@@ -69,9 +70,9 @@ func Code(err error) int {
 	case errors.Is(err, replayer.ErrDamaged), errors.Is(err, spanlog.ErrDamaged), errors.Is(err, spanlog.ErrFutureFormat):
 		return ExitDamaged
 	case errors.Is(err, spanlog.ErrRecording):
-		return ExitBusy
+		return ExitRecording
 	}
-	return ExitDiverged
+	return ExitInternal
 }
 
 // FlagError marks an error in the command line (exit code 2).

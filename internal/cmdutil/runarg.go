@@ -33,7 +33,7 @@ func ResolveRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Store
 // ReadRun resolves arg as [ResolveRun] does and reads the run whole with
 // spanlog.Store.ReadRun. A damaged or truncated run is not an error (its
 // verdict is in Run.Info.Status); a run being recorded is
-// (*spanlog.RecordingError, exit status ExitBusy).
+// (*spanlog.RecordingError, exit status ExitRecording).
 func ReadRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Run, error) {
 	store, id, err := ResolveRun(open, arg)
 	if err != nil {
@@ -111,3 +111,21 @@ func RunArgs(min, max int) cobra.PositionalArgs {
 
 // ExactRunArgs is RunArgs(n, n).
 func ExactRunArgs(n int) cobra.PositionalArgs { return RunArgs(n, n) }
+
+// NoArgs is cobra.NoArgs with a usage error (exit status 2) that says how
+// the command is used.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return FlagError("%s takes no arguments, got %q (usage: %s)", cmd.CommandPath(), args, cmd.UseLine())
+	}
+	return nil
+}
+
+// UnknownCommand is the Args of a command whose arguments are subcommands:
+// an argument that names none is a usage error (exit status 2).
+func UnknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return FlagError("unknown command %q for %s (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}

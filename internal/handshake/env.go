@@ -26,6 +26,17 @@ const (
 	// the agent's scheduling with it (see replayer.WithChaos). Set by
 	// `agentrr replay --chaos`.
 	EnvReplayChaos = "AGENTRR_REPLAY_CHAOS"
+	// EnvReplayForkAt is a seq: the replay forks there (replayer.ForkAt).
+	// EnvReplayContinueLive, when "1", makes it go on live from its first
+	// divergence (replayer.ContinueLive). EnvReplayOverrides is a JSON file
+	// mapping recorded seqs to replayer.Override values
+	// (replayer.WithOverride). EnvReplayLiveTools names the tools allowed
+	// to run live after the fork point, comma-separated, or "*" for all.
+	// Set by `agentrr fork` and `agentrr replay --continue-live`.
+	EnvReplayForkAt       = "AGENTRR_REPLAY_FORK_AT"
+	EnvReplayContinueLive = "AGENTRR_REPLAY_CONTINUE_LIVE"
+	EnvReplayOverrides    = "AGENTRR_REPLAY_OVERRIDES"
+	EnvReplayLiveTools    = "AGENTRR_REPLAY_LIVE_TOOLS"
 	// EnvReplayStep is the path of the unix socket `agentrr step` listens
 	// on: before each boundary the replaying agent sends the step (a
 	// replayer.Step, one JSON line) and waits for the answer (a
@@ -40,3 +51,11 @@ const (
 	// ForwardPayloadLimit), read by FromEnv when it turns forwarding on.
 	EnvForwardPayloadLimit = "AGENTRR_FORWARD_PAYLOAD_LIMIT"
 )
+
+// StepReply is the answer to a replayer.Step on the `agentrr step` control
+// channel (EnvReplayStep): one JSON object per line, {"action":"next"}.
+// Error, if not empty, asks the agent to stop with that message.
+type StepReply struct {
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+}

@@ -62,7 +62,7 @@ collect listens on loopback unless --listen names another address; it has
 no authentication. Stop it with Ctrl-C.`,
 		Example: `  agentrr collect
   agentrr collect --listen 127.0.0.1:14318 --store /var/lib/agentrr`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.StorePath = f.StorePath()
 			if runF != nil {

@@ -80,7 +80,7 @@ func runRm(opts *Options) error {
 		}
 	}
 	if busy > 0 {
-		return cmdutil.SilentExit(cmdutil.ExitBusy)
+		return cmdutil.SilentExit(cmdutil.ExitRecording)
 	}
 	return nil
 }

@@ -85,8 +85,8 @@ func TestRmRefusesARunBeingRecorded(t *testing.T) {
 	}
 	defer w.Close()
 	out, errOut, err := rm(t, dir, live, done)
-	if cmdutil.Code(err) != cmdutil.ExitBusy {
-		t.Errorf("exit %d, want %d", cmdutil.Code(err), cmdutil.ExitBusy)
+	if cmdutil.Code(err) != cmdutil.ExitRecording {
+		t.Errorf("exit %d, want %d", cmdutil.Code(err), cmdutil.ExitRecording)
 	}
 	if !strings.Contains(errOut, live+" is being recorded (pid") || out != "removed "+done+"\n" {
 		t.Errorf("stdout %q, stderr %q", out, errOut)

@@ -45,6 +45,8 @@ Exit status:
   5  verify: the run is truncated (a whole prefix of a run)
   6  the run is still being recorded`,
 		Version:       version,
+		Args:          cmdutil.UnknownCommand,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}

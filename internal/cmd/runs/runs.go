@@ -37,7 +37,7 @@ Status is complete, truncated (the recorder was killed: a whole prefix),
 damaged (see agentrr verify) or recording (pid N) for a run being recorded
 right now. The status shown here checks the run's structure; agentrr verify
 also checks every payload.`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Limit < 0 {
 				return cmdutil.FlagError("--limit must be 0 (no limit) or more, not %d", opts.Limit)

@@ -233,7 +233,7 @@ func TestShowErrors(t *testing.T) {
 	}{
 		{"ffffffffffffffffffffffffffffffff", cmdutil.ExitUsage, "agentrr runs"},
 		{"xyz", cmdutil.ExitUsage, "not hexadecimal"},
-		{live, cmdutil.ExitBusy, "is being recorded (pid"},
+		{live, cmdutil.ExitRecording, "is being recorded (pid"},
 	} {
 		_, err := show(t, dir, tc.id, false)
 		if cmdutil.Code(err) != tc.code || err == nil || !strings.Contains(err.Error(), tc.msg) {

@@ -226,16 +226,16 @@ func (c *controller) stop() {
 }
 
 // answer shows one step and returns the user's decision.
-func (c *controller) answer(line []byte) replayer.StepReply {
+func (c *controller) answer(line []byte) handshake.StepReply {
 	var st replayer.Step
 	if err := json.Unmarshal(line, &st); err != nil {
-		return replayer.StepReply{Error: fmt.Sprintf("agentrr step could not read the step message: %v", err)}
+		return handshake.StepReply{Error: fmt.Sprintf("agentrr step could not read the step message: %v", err)}
 	}
 	c.mu.Lock()
 	continued := c.continued
 	c.mu.Unlock()
 	if continued {
-		return replayer.StepReply{Action: replayer.Continue}
+		return handshake.StepReply{Action: string(replayer.Continue)}
 	}
 	var b bytes.Buffer
 	writeStep(&b, &st)
@@ -245,13 +245,13 @@ func (c *controller) answer(line []byte) replayer.StepReply {
 		cmd, ok := c.in.next()
 		if !ok {
 			if c.in.abandoned() {
-				return replayer.StepReply{Action: replayer.Quit}
+				return handshake.StepReply{Action: string(replayer.Quit)}
 			}
 			fmt.Fprintln(c.out, "(end of input: continue)")
 			c.mu.Lock()
 			c.continued = true
 			c.mu.Unlock()
-			return replayer.StepReply{Action: replayer.Continue}
+			return handshake.StepReply{Action: string(replayer.Continue)}
 		}
 		if c.script {
 			fmt.Fprintln(c.out, cmd)
@@ -266,7 +266,7 @@ func (c *controller) answer(line []byte) replayer.StepReply {
 			c.continued = true
 			c.mu.Unlock()
 		}
-		return replayer.StepReply{Action: act}
+		return handshake.StepReply{Action: string(act)}
 	}
 }
 

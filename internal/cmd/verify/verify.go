@@ -186,7 +186,7 @@ func ExitCode(verdict string) int {
 	case VerdictOK:
 		return cmdutil.ExitOK
 	case VerdictRecording:
-		return cmdutil.ExitBusy
+		return cmdutil.ExitRecording
 	case VerdictTruncated:
 		return cmdutil.ExitTruncated
 	}

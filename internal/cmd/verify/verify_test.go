@@ -142,8 +142,8 @@ func TestVerifyRecording(t *testing.T) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 	_, _, code = verify(t, &Options{Store: cmdtest.StoreFunc(fx.dir), TraceIDs: []string{fx.recording}})
-	if code != cmdutil.ExitBusy {
-		t.Errorf("verify <live run>: exit %d, want %d", code, cmdutil.ExitBusy)
+	if code != cmdutil.ExitRecording {
+		t.Errorf("verify <live run>: exit %d, want %d", code, cmdutil.ExitRecording)
 	}
 }
 

@@ -31,7 +31,7 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 (and whether the work tree had uncommitted changes) and the Go version that
 built it. A binary built from a source tree, not installed with
 go install module@version, reports its version as (devel).`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

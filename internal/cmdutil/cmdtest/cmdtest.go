@@ -20,10 +20,10 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/agenttest"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -117,7 +117,7 @@ func Record(t testing.TB, dir, name string, agent func(context.Context) error, o
 
 func record(ctx context.Context, t testing.TB, dir, name string, agent func(context.Context) error, opts ...otelrr.Option) string {
 	t.Helper()
-	id, _, _ := agenttest.Run(ctx, t, dir, name, func(ctx context.Context) (struct{}, error) {
+	id, _, _ := rrtest.Run(ctx, t, dir, name, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, agent(ctx)
 	}, append([]otelrr.Option{otelrr.WithServiceName("cmdtest")}, opts...)...)
 	return id
