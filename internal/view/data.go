@@ -26,8 +26,12 @@ type RunDoc struct {
 	*show.Output
 	// Original is the run this one replays, when it is in the store.
 	Original *spanlog.RunInfo `json:"original,omitempty"`
-	// Replays are the runs of the store that replay this one, newest first.
+	// Replays are the runs of the store that replay (or fork) this one,
+	// newest first.
 	Replays []spanlog.RunInfo `json:"replays"`
+	// Live are the seqs of the boundaries a fork ran live, after it left
+	// its recording (agentrr.live); absent for other runs.
+	Live []int64 `json:"live,omitempty"`
 }
 
 // BoundaryDoc is the answer of GET /api/runs/{id}/boundaries/{seq}: the
@@ -161,6 +165,11 @@ func (s *source) runDoc(id string) (*RunDoc, error) {
 		return nil, err
 	default:
 		doc.Output = show.NewOutput(run)
+		for i := range run.Records {
+			if live, _ := run.Records[i].Attributes[boundary.AttrLiveBoundary].(bool); live {
+				doc.Live = append(doc.Live, run.Records[i].Seq)
+			}
+		}
 	}
 	for i := range all {
 		switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/internal/view"
 	"github.com/agentrr/agentrr/otelrr"
+	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -386,5 +388,28 @@ func TestReportAndViewShowOnlyWhatTheStoreHolds(t *testing.T) {
 	f := &fixture{srv: srv}
 	if body := f.get(t, "/api/runs/"+id+"/boundaries/0", 200, nil); strings.Contains(body, secret) || !strings.Contains(body, "[redacted") {
 		t.Errorf("the view shows %s", body)
+	}
+}
+
+// A fork shows as one: where it left its recording, and which of its
+// boundaries ran live.
+func TestAForkShowsWhereItWentLive(t *testing.T) {
+	dir := t.TempDir()
+	rec := cmdtest.Record(t, dir, "support", cmdtest.Agent(helpful))
+	fork, _ := cmdtest.Replay(t, dir, rec, cmdtest.Agent(helpful), replayer.ForkAt(3), replayer.AllLiveTools())
+	f := &fixture{srv: httptest.NewServer(view.Handler(cmdtest.StoreFunc(dir)))}
+	defer f.srv.Close()
+	var doc view.RunDoc
+	f.get(t, "/api/runs/"+fork, 200, &doc)
+	if doc.Run.ReplayOf != rec || doc.Run.Ended == nil || doc.Run.Ended.ForkSeq == nil || *doc.Run.Ended.ForkSeq != 3 {
+		t.Fatalf("fork = %+v, ended %+v", doc.Run, doc.Run.Ended)
+	}
+	if fmt.Sprint(doc.Live) != "[3 4 5 6]" {
+		t.Errorf("live = %v, want seqs 3-6", doc.Live)
+	}
+	var orig view.RunDoc
+	f.get(t, "/api/runs/"+rec, 200, &orig)
+	if len(orig.Replays) != 1 || orig.Replays[0].TraceID != fork || orig.Live != nil {
+		t.Errorf("the recording's replays = %+v, live %v", orig.Replays, orig.Live)
 	}
 }

@@ -77,7 +77,7 @@ func TestReportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, _, err := run(t, dir, live, "--html="+filepath.Join(t.TempDir(), "x.html")); cmdutil.Code(err) != cmdutil.ExitBusy {
+	if _, _, err := run(t, dir, live, "--html="+filepath.Join(t.TempDir(), "x.html")); cmdutil.Code(err) != cmdutil.ExitRecording {
 		t.Errorf("a run being recorded: %v (exit %d)", err, cmdutil.Code(err))
 	}
 	damaged := cmdtest.NewTraceID()

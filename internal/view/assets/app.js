@@ -116,6 +116,14 @@ function verdictOf(info) {
   return (info.ended && info.ended.verdict) || 'unfinished';
 }
 
+// forkOf describes a fork: where it left its recording and how much it
+// ran live; '' for other runs.
+function forkOf(info) {
+  const e = info.ended;
+  if (!info.replay_of || !e || e.fork_seq === undefined || e.fork_seq === null) return '';
+  return 'fork: went on live ' + (e.fork_seq < 0 ? 'past the end of the recording' : 'at seq ' + e.fork_seq) + ', ' + plural(e.live || 0, 'boundary', 'boundaries') + ' live';
+}
+
 function runLink(id, text) { return h('a', {href: '#/run/' + id, 'data-run': id}, text || short(id)); }
 
 function boundaryLink(id, seq, text) { return h('a', {href: '#/run/' + id + '/b/' + seq}, text || 'seq ' + seq); }
@@ -224,7 +232,7 @@ async function showRuns() {
         h('td', {}, when(r.start)),
         h('td', {class: 'num'}, r.boundaries),
         h('td', {}, runStatus(r)),
-        h('td', {}, r.replay_of ? ['of ', runLink(r.replay_of), ': ', statusBadge(verdict)] : '')));
+        h('td', {}, r.replay_of ? [forkOf(r) ? 'fork of ' : 'of ', runLink(r.replay_of), ': ', statusBadge(verdict), forkOf(r) ? h('div', {class: 'muted'}, forkOf(r)) : null] : '')));
     }
     setLive(REPORT ? '' : 'live · checked ' + new Date().toLocaleTimeString());
   };
@@ -293,6 +301,7 @@ function renderRun(state) {
     ['agent error', info.ended && info.ended.error],
     ['replay of', info.replay_of ? [runLink(info.replay_of, info.replay_of), ' (' + (info.replay_mode || 'strict') + '): ', statusBadge(verdictOf(info)),
       info.ended && info.ended.divergences ? ' ' + plural(info.ended.divergences, 'divergence', 'divergences') : ''] : null],
+    ['fork', forkOf(info) || null],
     ['boundaries', plural(doc.boundaries.length, 'boundary', 'boundaries') + (branches.size > 1 ? ' on ' + plural(branches.size, 'branch', 'branches') : '') +
       (tokens[0] || tokens[1] ? ', ' + tokens[0] + ' input + ' + tokens[1] + ' output tokens' : '')],
     ['build', doc.build ? [doc.build.module, doc.build.version, doc.build.vcs_revision ? 'rev ' + doc.build.vcs_revision.slice(0, 12) + (doc.build.vcs_modified ? ' (modified)' : '') : '', doc.build.go].filter(Boolean).join(' · ') : null],
@@ -318,6 +327,8 @@ function renderRun(state) {
       h('a', {href: '#/compare/' + info.trace_id + '/' + r.trace_id}, 'compare'))))));
   }
   const panel = h('div', {class: 'panel', 'data-test': 'boundary'}, h('p', {class: 'muted'}, 'Open a boundary to see its request and response.'));
+  const live = new Set(doc.live || []);
+  for (const b of doc.boundaries) if (live.has(b.seq)) b.status = b.status === 'ok' ? 'live' : b.status + ', live';
   const timeline = renderTimeline(doc, info.trace_id);
   const table = renderTable(doc, info.trace_id);
   state.panel = panel;
@@ -346,7 +357,7 @@ function renderTimeline(doc, id) {
     track.style.width = x + 'px';
     bs.forEach((b, i) => {
       if ((b.branch || '') !== branch) return;
-      const chip = h('a', {class: 'chip k-' + b.kind + (b.status !== 'ok' ? ' s-' + b.status : ''), href: '#/run/' + id + '/b/' + b.seq, 'data-seq': b.seq,
+      const chip = h('a', {class: 'chip k-' + b.kind + b.status.split(', ').filter((st) => st !== 'ok').map((st) => ' s-' + st).join(''), href: '#/run/' + id + '/b/' + b.seq, 'data-seq': b.seq,
         title: 'seq ' + b.seq + ' · ' + position(b) + ' · ' + b.kind + ' ' + b.name + ' · ' + duration(b.duration_ns) + ' · ' + b.status}, kindLetter[b.kind] || '?');
       chip.style.left = xs[i] + 'px';
       chip.style.width = width(b) + 'px';
