@@ -13,7 +13,7 @@ GOFILES = $(wildcard $(shell git ls-files -co --exclude-standard -- '*.go' 2>/de
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build test lint demo clean jaeger bench durability fuzz fuzz-smoke
+.PHONY: help build test lint demo clean jaeger bench durability fuzz fuzz-smoke browser-deps test-browser
 
 help: ## List targets with a one-line description
 	@echo 'Usage: make <target>'
@@ -32,6 +32,16 @@ jaeger: ## Build Jaeger v2 (for the e2e test and local viewing) into bin/jaeger
 
 test: ## Run all tests with the race detector
 	$(GO) test -race -count=1 ./...
+
+# The browser test of agentrr view (e2e/view_test.go) drives Debian's
+# chromium with playwright-core from npm; `make test` skips it without them
+# (it fails under CI=true). browser-deps installs both (.ci/run does).
+browser-deps: ## Install chromium (Debian) and playwright-core (npm) for the view's browser test
+	@[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	npm ci --prefix e2e/browser --no-audit --no-fund
+
+test-browser: ## Run the view's browser test alone (screenshots kept in AGENTRR_SCREENSHOT_DIR if set)
+	CI=true $(GO) test -count=1 -v -run '^TestViewInABrowser$$' ./e2e
 
 # The SIGKILL durability gate at full length (otelrr/durability_test.go;
 # `make test` runs it with 50 trials). DURABILITY_TRIALS sets the count,

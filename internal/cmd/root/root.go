@@ -10,12 +10,15 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
 	"github.com/agentrr/agentrr/internal/cmd/record"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
+	"github.com/agentrr/agentrr/internal/cmd/report"
 	"github.com/agentrr/agentrr/internal/cmd/rm"
 	"github.com/agentrr/agentrr/internal/cmd/runs"
 	"github.com/agentrr/agentrr/internal/cmd/show"
 	"github.com/agentrr/agentrr/internal/cmd/step"
 	"github.com/agentrr/agentrr/internal/cmd/verify"
 	versioncmd "github.com/agentrr/agentrr/internal/cmd/version"
+	viewcmd "github.com/agentrr/agentrr/internal/cmd/view"
+	"github.com/agentrr/agentrr/internal/cmd/why"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 )
 
@@ -62,6 +65,9 @@ Exit status:
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
 	cmd.AddCommand(verify.NewCmdVerify(f, nil))
 	cmd.AddCommand(diffcmd.NewCmdDiff(f, nil))
+	cmd.AddCommand(why.NewCmdWhy(f, nil))
+	cmd.AddCommand(viewcmd.NewCmdView(f, nil))
+	cmd.AddCommand(report.NewCmdReport(f, nil))
 	cmd.AddCommand(rm.NewCmdRm(f, nil))
 	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
 	cmd.AddCommand(collect.NewCmdCollect(f, nil))
