@@ -53,6 +53,10 @@ const (
 	AttrForkSeq      = "agentrr.fork.seq"
 	AttrLive         = "agentrr.fork.live"
 	AttrLiveBoundary = "agentrr.live"
+	// AttrOverridden marks a boundary of a fork that was answered with an
+	// override (replayer.WithOverride, `agentrr fork --override`) instead
+	// of its recorded answer.
+	AttrOverridden = "agentrr.overridden"
 )
 
 // Resource attributes naming the agent's build, so that a replay can tell

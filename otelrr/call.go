@@ -189,6 +189,9 @@ func (c *boundaryCall) match() {
 	if a.Div != nil {
 		span.SetAttributes(attribute.String(boundary.AttrDivergence, string(a.Div.Reason)))
 	}
+	if a.Overridden {
+		span.SetAttributes(attribute.Bool(boundary.AttrOverridden, true))
+	}
 }
 
 // finish stores the boundary: with response resp (canonical JSON), or as
