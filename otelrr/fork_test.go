@@ -102,8 +102,6 @@ func TestContinueLiveAfterAnEditedPrompt(t *testing.T) {
 	}
 }
 
-
-
 // An override is served in place of the recorded answer, without running
 // the tool, and stored in the fork's run marked agentrr.overridden; the
 // agent's changed path forks where its requests stop matching.
