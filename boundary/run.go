@@ -57,6 +57,10 @@ const (
 	// override (replayer.WithOverride, `agentrr fork --override`) instead
 	// of its recorded answer.
 	AttrOverridden = "agentrr.overridden"
+	// AttrRefused marks a boundary of a fork that was not allowed to run
+	// live (a tool after the fork point): it failed with the refusal, and
+	// nothing was called.
+	AttrRefused = "agentrr.refused"
 )
 
 // Resource attributes naming the agent's build, so that a replay can tell

@@ -75,6 +75,17 @@ func TestForkRefusesToolsNotAllowedLive(t *testing.T) {
 	if n := a.toolCalls.Load() - tools; n != 0 {
 		t.Errorf("a tool ran %d times live without being allowed", n)
 	}
+	if len(rep.Refused) != 1 || rep.Refused[0].Name != "lookup_order" {
+		t.Errorf("refused %+v", rep.Refused)
+	}
+	store, _ := spanlog.OpenExisting(dir)
+	fork, err := store.ReadRun(rep.ReplayTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := fork.Records[len(fork.Records)-1]; last.Seq != tool.Seq || !last.Failed || last.Attributes[boundary.AttrRefused] != true || last.Attributes[boundary.AttrLiveBoundary] != nil {
+		t.Errorf("the fork stored the refused call as seq %d, failed %t, attributes %v", last.Seq, last.Failed, last.Attributes)
+	}
 	rep, _ = replay(t, dir, id, a, replayer.ForkAt(tool.Seq), replayer.LiveTools("lookup_order"))
 	if rep.AgentError != "" {
 		t.Errorf("with lookup_order allowed: %s", rep.AgentError)
