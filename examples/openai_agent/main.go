@@ -280,7 +280,11 @@ func run(ctx context.Context, opts *Options) error {
 	if r.Replaying() {
 		// Said even when the run failed: a fork that refused a tool ran none.
 		rep := r.Report()
-		fmt.Fprintf(opts.Out, "replayed %s: %s (tool runs: %d)\n", rep.OriginalTrace, rep.Verdict(), agent.ToolRuns.Load())
+		if f := rep.Fork; f != nil {
+			fmt.Fprintf(opts.Out, "forked %s at seq %d (live: %d, tool runs: %d)\n", rep.OriginalTrace, f.Seq, rep.Live, agent.ToolRuns.Load())
+		} else {
+			fmt.Fprintf(opts.Out, "replayed %s: %s (tool runs: %d)\n", rep.OriginalTrace, rep.Verdict(), agent.ToolRuns.Load())
+		}
 	} else if agentErr == nil && os.Getenv("AGENTRR_EXAMPLE_QUIET") == "" {
 		fmt.Fprintf(opts.Out, "replay it with: agentrr replay --from-trace %s -- go run ./examples/openai_agent\n", r.TraceID())
 	}
