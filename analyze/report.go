@@ -132,6 +132,20 @@ type Report struct {
 	// after it.
 	Fork *ForkPoint `json:"fork,omitempty"`
 	Live int        `json:"live,omitempty"`
+	// Refused lists the boundaries after the fork point that would have
+	// run a tool (or an HTTP exchange) live without being allowed to: the
+	// agent got a refusal instead, and nothing was called.
+	Refused []LiveRefusal `json:"refused,omitempty"`
+}
+
+// LiveRefusal is a boundary a fork refused to run live.
+type LiveRefusal struct {
+	// Branch and Index are the boundary's identity in the fork's run (on
+	// a run without branches, Index is its seq).
+	Branch string        `json:"branch,omitempty"`
+	Index  int64         `json:"index"`
+	Kind   boundary.Kind `json:"kind"`
+	Name   string        `json:"name"`
 }
 
 // ForkPoint is where a replay forked: the first boundary it did not serve

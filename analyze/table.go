@@ -105,6 +105,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 func (r *Report) writeSummary(buf *bytes.Buffer) {
+	if r.Fork != nil {
+		r.writeForkSummary(buf)
+		return
+	}
 	buf.WriteString("replay")
 	if r.OriginalTrace != "" {
 		buf.WriteString(" of ")
@@ -138,6 +142,11 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	if r.ReplayTrace != "" {
 		fmt.Fprintf(buf, "the replayed run was recorded as trace %s\n", r.ReplayTrace)
 	}
+	r.writeNotes(buf)
+}
+
+// writeNotes writes the lines of the summary that replays and forks share.
+func (r *Report) writeNotes(buf *bytes.Buffer) {
 	if r.CodeChange != "" {
 		fmt.Fprintf(buf, "%s\n", r.CodeChange)
 	}
@@ -154,6 +163,57 @@ func (r *Report) writeSummary(buf *bytes.Buffer) {
 	if r.Stopped != nil {
 		r.writeStop(buf)
 	}
+	r.writeRefused(buf)
+}
+
+// writeForkSummary is writeSummary for a fork that left its recording: the
+// verdict up to the fork point, what was served and run live, where and
+// why it forked (with the request diff when it forked at a divergence),
+// and the run it was recorded as.
+func (r *Report) writeForkSummary(buf *bytes.Buffer) {
+	f := r.Fork
+	buf.WriteString("fork")
+	if r.OriginalTrace != "" {
+		buf.WriteString(" of ")
+		buf.WriteString(r.OriginalTrace)
+	}
+	verdict := "exact up to the fork point"
+	if !r.Faithful() {
+		verdict = "diverged, " + plural(len(r.Divergences), "divergence", "divergences")
+	}
+	fmt.Fprintf(buf, ": %s — %d of %s served, then %d run live\n", verdict, r.Served, plural(r.Recorded, "boundary", "boundaries"), r.Live)
+	fmt.Fprintf(buf, "forked at %s, %s (%s)", forkWhere(f), orNone(oneLine(kindName(f.Kind, f.Name))), f.Reason)
+	if f.Divergence != nil {
+		fmt.Fprintf(buf, ": %s", r.whatDiffers(f.Divergence))
+	}
+	buf.WriteByte('\n')
+	if d := f.Divergence; d != nil && d.Reason == ReasonSignature && len(d.Diff) > 0 {
+		writeDiff(buf, d)
+	}
+	if r.ReplayTrace != "" {
+		fmt.Fprintf(buf, "the fork was recorded as trace %s (compare: agentrr diff %s %s)\n", r.ReplayTrace, short(r.OriginalTrace), short(r.ReplayTrace))
+	}
+	r.writeNotes(buf)
+}
+
+// writeRefused writes a line for each boundary a fork refused to run live.
+func (r *Report) writeRefused(buf *bytes.Buffer) {
+	for _, l := range r.Refused {
+		line := fmt.Sprintf("refused to run %s live at %s: it was not called (allow it with --live-tool%c%s, or every tool with --live-tools)",
+			oneLine(kindName(l.Kind, l.Name)), l.Where(r.Branched), nbsp, strings.ReplaceAll(quoteArg(l.Name), " ", string(nbsp)))
+		buf.WriteString(wrapWords(line, TableWidth))
+		buf.WriteByte('\n')
+	}
+}
+
+// quoteArg quotes a command-line argument for a POSIX shell when it needs it.
+func quoteArg(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '_' || r == '-' || r == '.' || r == '/' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // where names the pending boundary's place, as Divergence.Where does.
@@ -318,25 +378,30 @@ func (r *Report) writeDiffs(buf *bytes.Buffer) {
 			buf.WriteByte('\n')
 			first = false
 		}
-		who := "  " + d.Where()
-		if kn := oneLine(kindName(d.ExpectedKind, d.ExpectedName)); kn != "" {
-			who += " " + kn
-		}
-		who += ": "
-		for _, c := range d.Diff {
-			path := displayPath(c.Path) + ": "
-			switch c.Op {
-			case OpAdded:
-				line := who + "+ " + path
-				fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Observed, valueRoom(line)))
-			case OpRemoved:
-				line := who + "- " + path
-				fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Expected, valueRoom(line)))
-			default:
-				line := who + path
-				x, y := excerpts(c.Expected, c.Observed, valueRoom(line+" → "))
-				fmt.Fprintf(buf, "%s%s → %s\n", line, x, y)
-			}
+		writeDiff(buf, d)
+	}
+}
+
+// writeDiff writes the request diff of d, one line per change.
+func writeDiff(buf *bytes.Buffer, d *Divergence) {
+	who := "  " + d.Where()
+	if kn := oneLine(kindName(d.ExpectedKind, d.ExpectedName)); kn != "" {
+		who += " " + kn
+	}
+	who += ": "
+	for _, c := range d.Diff {
+		path := displayPath(c.Path) + ": "
+		switch c.Op {
+		case OpAdded:
+			line := who + "+ " + path
+			fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Observed, valueRoom(line)))
+		case OpRemoved:
+			line := who + "- " + path
+			fmt.Fprintf(buf, "%s%s\n", line, cutWidth(c.Expected, valueRoom(line)))
+		default:
+			line := who + path
+			x, y := excerpts(c.Expected, c.Observed, valueRoom(line+" → "))
+			fmt.Fprintf(buf, "%s%s → %s\n", line, x, y)
 		}
 	}
 }

@@ -53,6 +53,14 @@ const (
 	AttrForkSeq      = "agentrr.fork.seq"
 	AttrLive         = "agentrr.fork.live"
 	AttrLiveBoundary = "agentrr.live"
+	// AttrOverridden marks a boundary of a fork that was answered with an
+	// override (replayer.WithOverride, `agentrr fork --override`) instead
+	// of its recorded answer.
+	AttrOverridden = "agentrr.overridden"
+	// AttrRefused marks a boundary of a fork that was not allowed to run
+	// live (a tool after the fork point): it failed with the refusal, and
+	// nothing was called.
+	AttrRefused = "agentrr.refused"
 )
 
 // Resource attributes naming the agent's build, so that a replay can tell

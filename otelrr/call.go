@@ -186,7 +186,10 @@ func (c *boundaryCall) match() {
 		// A replay stopped on request (--until-seq, step quit) did not
 		// diverge here, nor did a fork that refused to run a tool live:
 		// the boundary just was not served.
-		if !errors.Is(a.Err, replayer.ErrStopped) && !errors.Is(a.Err, replayer.ErrLiveRefused) {
+		switch {
+		case errors.Is(a.Err, replayer.ErrLiveRefused):
+			span.SetAttributes(attribute.Bool(boundary.AttrRefused, true))
+		case !errors.Is(a.Err, replayer.ErrStopped):
 			span.SetAttributes(attribute.String(boundary.AttrDivergence, a.Err.Error()))
 		}
 		c.replayErr = a.Err
@@ -197,6 +200,9 @@ func (c *boundaryCall) match() {
 	}
 	if a.Div != nil {
 		span.SetAttributes(attribute.String(boundary.AttrDivergence, string(a.Div.Reason)))
+	}
+	if a.Overridden {
+		span.SetAttributes(attribute.Bool(boundary.AttrOverridden, true))
 	}
 }
 

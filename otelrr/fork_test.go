@@ -75,6 +75,17 @@ func TestForkRefusesToolsNotAllowedLive(t *testing.T) {
 	if n := a.toolCalls.Load() - tools; n != 0 {
 		t.Errorf("a tool ran %d times live without being allowed", n)
 	}
+	if len(rep.Refused) != 1 || rep.Refused[0].Name != "lookup_order" {
+		t.Errorf("refused %+v", rep.Refused)
+	}
+	store, _ := spanlog.OpenExisting(dir)
+	fork, err := store.ReadRun(rep.ReplayTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := fork.Records[len(fork.Records)-1]; last.Seq != tool.Seq || !last.Failed || last.Attributes[boundary.AttrRefused] != true || last.Attributes[boundary.AttrLiveBoundary] != nil {
+		t.Errorf("the fork stored the refused call as seq %d, failed %t, attributes %v", last.Seq, last.Failed, last.Attributes)
+	}
 	rep, _ = replay(t, dir, id, a, replayer.ForkAt(tool.Seq), replayer.LiveTools("lookup_order"))
 	if rep.AgentError != "" {
 		t.Errorf("with lookup_order allowed: %s", rep.AgentError)
@@ -99,5 +110,47 @@ func TestContinueLiveAfterAnEditedPrompt(t *testing.T) {
 	}
 	if !rep.Faithful() || rep.AgentError != "" {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+// An override is served in place of the recorded answer, without running
+// the tool, and stored in the fork's run marked agentrr.overridden; the
+// agent's changed path forks where its requests stop matching.
+func TestOverrideIsServedAndMarked(t *testing.T) {
+	dir := t.TempDir()
+	a := &agent{prompt: "You are a helpful support agent."}
+	id, _ := record(t, dir, a)
+	rec := loadRecording(t, dir, id)
+	failed := rec.Records[2] // lookup_order of order "missing", which failed
+	if failed.Kind != boundary.KindTool || !failed.Failed {
+		t.Fatalf("seq 2 is %s %s (failed %t)", failed.Kind, failed.Name, failed.Failed)
+	}
+	llm, tools := a.llmCalls.Load(), a.toolCalls.Load()
+	rep, out := replay(t, dir, id, a, replayer.WithOverride(2, replayer.Override{Response: []byte(`{"order":"missing","status":"found"}`)}))
+	if !rep.Faithful() || rep.Fork == nil || !strings.Contains(rep.Fork.Reason, "override") || rep.Fork.Kind != boundary.KindLLM || rep.Live != 1 {
+		t.Fatalf("report %+v, fork %+v", rep, rep.Fork)
+	}
+	if !strings.Contains(out, "|<nil>|") {
+		t.Errorf("the agent saw the recorded error, not the override: %s", out)
+	}
+	if n := a.toolCalls.Load() - tools; n != 0 {
+		t.Errorf("the fork ran %d tools", n)
+	}
+	if n := a.llmCalls.Load() - llm; n != 1 {
+		t.Errorf("the model was called %d times, want once (the fork point)", n)
+	}
+	store, _ := spanlog.OpenExisting(dir)
+	fork, err := store.ReadRun(rep.ReplayTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range fork.Records {
+		marked, _ := r.Attributes[boundary.AttrOverridden].(bool)
+		if marked != (r.Seq == 2) {
+			t.Errorf("seq %d (%s %s): overridden mark %t", r.Seq, r.Kind, r.Name, marked)
+		}
+		if r.Seq == 2 && (r.Failed || string(r.Response) != `{"order":"missing","status":"found"}`) {
+			t.Errorf("the fork stored %s / %q for the override", r.Response, r.Error)
+		}
 	}
 }

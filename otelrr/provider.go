@@ -121,3 +121,7 @@ func (tp *TracerProvider) Store() *spanlog.Store { return tp.rec.Store() }
 // Replaying reports whether the provider was put into replay mode by
 // WithReplay or FromEnv.
 func (tp *TracerProvider) Replaying() bool { return tp.rec.Replaying() }
+
+// Forking reports whether the provider replays a fork (see
+// Recorder.Forking).
+func (tp *TracerProvider) Forking() bool { return tp.rec.Forking() }

@@ -107,6 +107,14 @@ func newRecorder(cfg config, limits *sdktrace.SpanLimits) (*Recorder, error) {
 // WithReplay or FromEnv.
 func (rec *Recorder) Replaying() bool { return rec.session != nil }
 
+// Forking reports whether the recorder replays a fork (`agentrr fork`,
+// `agentrr replay --continue-live`, or fork options given to WithReplay):
+// past its fork point boundaries run live, so the agent needs then what it
+// needs when recording (its keys, its servers).
+func (rec *Recorder) Forking() bool {
+	return rec.session != nil && rec.session.Mode() == replayer.ForkMode
+}
+
 // StartRun starts a run named name on the tracer provider tp, which must
 // have rec registered as a span processor, and returns a context carrying
 // it: pass that context to the boundary helpers. The run's header is

@@ -139,9 +139,10 @@ type forkState struct {
 	liveTools    map[string]bool
 	allTools     bool
 
-	overridden bool               // an override was served
-	point      *analyze.ForkPoint // where the replay forked; nil before
-	live       int                // boundaries run live
+	overridden bool                  // an override was served
+	point      *analyze.ForkPoint    // where the replay forked; nil before
+	live       int                   // boundaries run live
+	refused    []analyze.LiveRefusal // boundaries not allowed to run live
 }
 
 // CheckOptions says what is wrong with opts for replaying rec: a fork point
@@ -233,6 +234,9 @@ func (s *session) forkLocked(bs *branchState, q query, m matched) (a answer, ok 
 		s.writeReportLocked()
 	}
 	if !f.allowed(q.Kind, q.Name) {
+		f.refused = append(f.refused, analyze.LiveRefusal{Branch: q.Branch, Index: int64(bs.requested), Kind: q.Kind, Name: q.Name})
+		// The parent learns of it even if the agent then exits abruptly.
+		s.writeReportLocked()
 		return answer{Err: &LiveRefusedError{Kind: q.Kind, Name: q.Name}}, true
 	}
 	f.live++

@@ -69,6 +69,26 @@ func TestContinueLiveForksAtTheFirstDivergence(t *testing.T) {
 	if rep.Fork == nil || rep.Fork.Seq != 1 || rep.Fork.Divergence == nil || rep.Fork.Divergence.Reason != analyze.ReasonSignature || !rep.Faithful() {
 		t.Errorf("fork %+v, divergences %+v", rep.Fork, rep.Divergences)
 	}
+	// The report names the refused call, so that the command can say so
+	// (and exit with its own status) whatever the agent made of the error.
+	if len(rep.Refused) != 1 || rep.Refused[0] != (analyze.LiveRefusal{Index: 1, Kind: boundary.KindTool, Name: "search"}) {
+		t.Errorf("refused %+v", rep.Refused)
+	}
+}
+
+// An agent that ends its run on an override's path (the tool failed, so it
+// gave up) left the recording there: the recorded tail it never asked for
+// is not a divergence.
+func TestOverrideThenTheAgentEnds(t *testing.T) {
+	s := replayer.NewSession(recording(false), replayer.WithOverride(1, replayer.Override{Error: "search is down"}))
+	askA(s, script[0])
+	if a := askA(s, script[1]); !a.Overridden {
+		t.Fatalf("overridden boundary: %+v", a)
+	}
+	rep := s.Finish(errors.New("search is down"))
+	if !rep.Faithful() || rep.Served != 2 || rep.Fork != nil || rep.AgentError != "search is down" {
+		t.Errorf("report %+v, divergences %+v", rep, rep.Divergences)
+	}
 }
 
 func TestOverrideThenForkWhereThePathChanges(t *testing.T) {

@@ -582,9 +582,10 @@ func (s *session) Finish(agentErr error) *analyze.Report {
 	}
 	if !s.finished {
 		s.finished = true
-		if s.halt == nil && s.stop == nil && s.fork.point == nil {
+		if s.halt == nil && s.stop == nil && s.fork.point == nil && !s.fork.overridden {
 			// A fork's tail is its own: what the recording did after the
-			// fork point is not missing.
+			// fork point is not missing; nor, after an override, what the
+			// recording did after it (the agent may have ended there).
 			s.missingLocked()
 		}
 	}
@@ -654,6 +655,7 @@ func (s *session) reportLocked() *analyze.Report {
 		Chaos:              s.chaos.describe(),
 		Fork:               s.fork.point,
 		Live:               s.fork.live,
+		Refused:            append([]analyze.LiveRefusal(nil), s.fork.refused...),
 	}
 }
 

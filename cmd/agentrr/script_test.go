@@ -164,12 +164,14 @@ func must[T any](v T, err error) T {
 //	                                    this test process until the script ends)
 //	maxwidth <file> <N>                 fail if a line of file is wider than N terminal columns
 //	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
+//	fakeopenai start|requests …         a fake OpenAI server for the script (see cmdFakeOpenAI)
 func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example agents")
 	}
 	testscript.Run(t, scriptParams(t, "testdata/script", map[string]func(*testscript.TestScript, bool, []string){
-		"maxwidth": cmdMaxWidth,
+		"maxwidth":   cmdMaxWidth,
+		"fakeopenai": cmdFakeOpenAI,
 	}))
 }
 

@@ -18,6 +18,12 @@
 // server, no key, no network — with the same flags:
 //
 //	agentrr replay --from-trace <run_id> -- go run ./examples/openai_agent
+//
+// Or fork it: served up to the fork point, then live again (against a new
+// fake server, or the API named as when recording); a tool runs live only
+// when allowed:
+//
+//	agentrr fork --from-trace <run_id> --at 2 --live-tool refund_policy -- go run ./examples/openai_agent
 package main
 
 import (
@@ -152,13 +158,20 @@ func (a *Agent) Run(ctx context.Context) (string, error) {
 			case json.Unmarshal([]byte(tc.Function.Arguments), &args) != nil:
 				result = "error: arguments are not JSON: " + tc.Function.Arguments
 			default:
-				// The tools answer every question; an error here is agentrr's
-				// (a replay divergence, a store failure) and ends the run.
 				res, err := otelrr.Tool(ctx, tc.Function.Name, args, fn)
-				if err != nil {
+				var failed *otelrr.RecordedError
+				switch {
+				case errors.As(err, &failed):
+					// The tool failed (or, in a fork, an override says it
+					// did): the model is told, as real agents do.
+					result = "error: " + failed.Error()
+				case err != nil:
+					// agentrr's error (a replay divergence, a tool a fork
+					// may not run live, a store failure) ends the run.
 					return "", err
+				default:
+					result = res
 				}
-				result = res
 			}
 			params.Messages = append(params.Messages, openai.ToolMessage(result, tc.ID))
 		}
@@ -229,11 +242,13 @@ func run(ctx context.Context, opts *Options) error {
 
 	var baseURL, key, where string
 	switch {
-	case tp.Replaying():
+	case tp.Replaying() && !tp.Forking():
 		// Nothing is contacted: the recorded responses are served in place.
 		// The host does not count in what replay compares (the path does:
 		// keep OPENAI_BASE_URL's path as it was), the key never does.
 		baseURL, where = opts.BaseURL, "the recording (offline)"
+	// A fork (agentrr fork) is served up to its fork point, then goes on
+	// live: it talks to what a recording would.
 	case opts.Fake || opts.APIKey == "":
 		fake := fakeapi.New()
 		defer fake.Close()
@@ -259,17 +274,21 @@ func run(ctx context.Context, opts *Options) error {
 	if err := r.End(agentErr); err != nil {
 		return err
 	}
-	if agentErr != nil {
-		return agentErr
+	if agentErr == nil {
+		fmt.Fprintln(opts.Out, "answer:", strings.TrimSpace(answer))
 	}
-	fmt.Fprintln(opts.Out, "answer:", strings.TrimSpace(answer))
 	if r.Replaying() {
+		// Said even when the run failed: a fork that refused a tool ran none.
 		rep := r.Report()
-		fmt.Fprintf(opts.Out, "replayed %s: %s (tool runs: %d)\n", rep.OriginalTrace, rep.Verdict(), agent.ToolRuns.Load())
-	} else if os.Getenv("AGENTRR_EXAMPLE_QUIET") == "" {
+		if f := rep.Fork; f != nil {
+			fmt.Fprintf(opts.Out, "forked %s at seq %d (live: %d, tool runs: %d)\n", rep.OriginalTrace, f.Seq, rep.Live, agent.ToolRuns.Load())
+		} else {
+			fmt.Fprintf(opts.Out, "replayed %s: %s (tool runs: %d)\n", rep.OriginalTrace, rep.Verdict(), agent.ToolRuns.Load())
+		}
+	} else if agentErr == nil && os.Getenv("AGENTRR_EXAMPLE_QUIET") == "" {
 		fmt.Fprintf(opts.Out, "replay it with: agentrr replay --from-trace %s -- go run ./examples/openai_agent\n", r.TraceID())
 	}
-	return nil
+	return agentErr
 }
 
 func main() {

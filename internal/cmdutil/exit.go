@@ -22,6 +22,7 @@ const (
 	ExitAgent     = 4  // the agent failed (non-zero exit, or never finished its run) without diverging
 	ExitTruncated = 5  // verify: the run is truncated (a whole prefix)
 	ExitRecording = 6  // the run is still being recorded by another process
+	ExitRefused   = 7  // a fork refused to run a tool live: it was not allowed (--live-tool, --live-tools)
 	ExitInternal  = 70 // anything else: a bug, or an error agentrr does not classify
 )
 

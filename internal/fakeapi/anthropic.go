@@ -83,7 +83,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	// Claude may call several tools in one turn, but the fake calls one at
 	// a time.
-	rep := answer(conv, tools, false)
+	rep := s.vary(conv, answer(conv, tools, false))
 
 	msgID := fmt.Sprintf("msg_fake_%d", id)
 	model := req.Model + "-20260101"

@@ -16,7 +16,9 @@
 // message with several tool_calls (ids call_fake_<n>_0, _1, …), streamed
 // one call after the other. Once every tool has answered, it replies
 // "Here is what I found: " followed by the tool results. Without tools it
-// replies "You said: " and the user's message. Streamed text comes in
+// replies "You said: " and the user's message. Server.AnswerEarly makes it
+// vary from call to call, as a real model does: on the calls it picks, it
+// answers with what it has instead of calling the next tool. Streamed text comes in
 // pieces of three words, tool arguments in three pieces.
 package fakeapi
 
@@ -55,8 +57,9 @@ type Request struct {
 	Path   string
 	Model  string
 	Stream bool
-	// Header holds the request's headers as received.
+	// Header holds the request's headers as received, Body its body.
 	Header http.Header
+	Body   []byte
 	// Fault is the fault the request was answered with, if any.
 	Fault *Fault
 }
@@ -73,11 +76,20 @@ type Server struct {
 	// server-sent event, so that a client reads a stream in several pieces
 	// as it would from a real API.
 	EventDelay time.Duration
+	// AnswerEarly, when set, is asked each time the model is about to call
+	// a tool, with the number of that decision (1, 2, …, counted over the
+	// server's life): when it returns true the model answers with the tool
+	// results it has instead ("Here is what I found: …").
+	AnswerEarly func(decision int) bool
+	// Hold, when set, is called with each request once it is noted, before
+	// it is answered: a test can block there to catch its client mid-call.
+	Hold func(Request)
 
-	mu       sync.Mutex
-	faults   []Fault
-	requests []Request
-	ids      int
+	mu        sync.Mutex
+	faults    []Fault
+	requests  []Request
+	ids       int
+	decisions int
 }
 
 // New starts a server. Its OpenAI base URL is OpenAIBaseURL(), its
@@ -121,7 +133,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, body 
 	_ = json.Unmarshal(body, &head)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := Request{API: api, Path: r.URL.Path, Model: head.Model, Stream: head.Stream, Header: r.Header.Clone()}
+	req := Request{API: api, Path: r.URL.Path, Model: head.Model, Stream: head.Stream, Header: r.Header.Clone(), Body: body}
 	if s.APIKey != "" {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if got == "" {
@@ -140,7 +152,27 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, body 
 	}
 	s.requests = append(s.requests, req)
 	s.ids++
+	if s.Hold != nil {
+		s.mu.Unlock()
+		s.Hold(req)
+		s.mu.Lock()
+	}
 	return fault, s.ids, true
+}
+
+// vary applies AnswerEarly to the model's reply rep to conv.
+func (s *Server) vary(conv conversation, rep reply) reply {
+	if s.AnswerEarly == nil || len(rep.calls) == 0 {
+		return rep
+	}
+	s.mu.Lock()
+	s.decisions++
+	n := s.decisions
+	s.mu.Unlock()
+	if s.AnswerEarly(n) {
+		return reply{text: "Here is what I found: " + strings.Join(conv.results, " ")}
+	}
+	return rep
 }
 
 // applyStatusFault answers with f's status, if it has one.

@@ -280,3 +280,35 @@ func TestOpenAIParallelToolCalls(t *testing.T) {
 		t.Errorf("without parallel_tool_calls: %+v, want one call of %s", calls, names[0])
 	}
 }
+
+// AnswerEarly makes the model vary from call to call: on the decisions it
+// picks, it answers instead of calling the tool. Requests keep their body.
+func TestAnswerEarlyVariesTheModel(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	s.AnswerEarly = func(n int) bool { return n%2 == 0 }
+	client := openAIClient(s)
+	params := openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where is order A-1001?")},
+		Tools:    []openai.ChatCompletionToolUnionParam{orderTool},
+	}
+	var calls []int
+	for range 4 {
+		resp, err := client.Chat.Completions.New(context.Background(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, len(resp.Choices[0].Message.ToolCalls))
+		if len(resp.Choices[0].Message.ToolCalls) == 0 && !strings.HasPrefix(resp.Choices[0].Message.Content, "Here is what I found:") {
+			t.Errorf("early answer %q", resp.Choices[0].Message.Content)
+		}
+	}
+	if !slices.Equal(calls, []int{1, 0, 1, 0}) {
+		t.Errorf("tool calls per request %v, want [1 0 1 0]", calls)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 4 || !strings.Contains(string(reqs[0].Body), "Where is order A-1001?") {
+		t.Errorf("requests %d, first body %s", len(reqs), reqs[0].Body)
+	}
+}

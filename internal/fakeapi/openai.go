@@ -84,7 +84,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	// The real API calls tools in parallel unless parallel_tool_calls is
 	// false; the fake calls one at a time unless it is true, so that
 	// agents written for one call per turn keep their conversation.
-	rep := answer(conv, tools, req.ParallelToolCalls != nil && *req.ParallelToolCalls)
+	rep := s.vary(conv, answer(conv, tools, req.ParallelToolCalls != nil && *req.ParallelToolCalls))
 
 	chatID := fmt.Sprintf("chatcmpl-fake-%d", id)
 	model := req.Model + "-2026-01-01"

@@ -10,6 +10,7 @@ import (
 	diffcmd "github.com/agentrr/agentrr/internal/cmd/diff"
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
 	"github.com/agentrr/agentrr/internal/cmd/show"
+	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -155,12 +156,12 @@ func (s *source) runDoc(id string) (*RunDoc, error) {
 	var rec *spanlog.RecordingError
 	switch {
 	case errors.As(err, &rec):
-		doc.Output = &show.Output{Run: spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full, PID: rec.PID}, Status: spanlog.StatusRecording, Reason: fmt.Sprintf("pid %d", rec.PID)}, Boundaries: []show.Boundary{}}
+		doc.Output = &show.Output{Run: cmdutil.NewRunJSON(spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full, PID: rec.PID}, Status: spanlog.StatusRecording, Reason: fmt.Sprintf("pid %d", rec.PID)}), Boundaries: []show.Boundary{}}
 		if info != nil {
-			doc.Output.Run = *info
+			doc.Output.Run = cmdutil.NewRunJSON(*info)
 		}
 	case err != nil && info != nil && info.Status == spanlog.StatusDamaged:
-		doc.Output = &show.Output{Run: *info, Boundaries: []show.Boundary{}}
+		doc.Output = &show.Output{Run: cmdutil.NewRunJSON(*info), Boundaries: []show.Boundary{}}
 	case err != nil:
 		return nil, err
 	default:

@@ -61,7 +61,7 @@ func WriteReport(w io.Writer, open func() (*spanlog.Store, error), id string, no
 		}
 		full := doc.Run.TraceID
 		docs["/api/runs/"+full] = doc
-		listed = append(listed, doc.Run)
+		listed = append(listed, doc.Run.RunInfo)
 		run, err := src.run(full)
 		if err != nil {
 			// Damaged beyond reading: the document says so.

@@ -46,6 +46,10 @@ The output names the first point of divergence with a structural diff of
 the two requests and of the two responses there, then the alignment (runs
 of matched boundaries folded into one row) and the counts.
 
+A fork (agentrr fork) compared with the run it was forked from is said to
+be one, with the seq where it went live: the boundaries before it were
+served from the original, so they match; from it on they ran live.
+
 Exit status: 0 when the runs are identical, 1 when they differ, 2 for an
 unknown run, 6 for a run still being recorded.`,
 		Example: `  agentrr diff 4bf92f35 9c1de07a
@@ -83,6 +87,11 @@ type Run struct {
 	ReplayOf   string `json:"replay_of,omitempty"`
 	// Verdict is faithful or diverged for an ended replay.
 	Verdict string `json:"verdict,omitempty"`
+	// ForkedFrom is set for a fork: the run it was forked from and where
+	// it went live.
+	ForkedFrom *cmdutil.ForkedFrom `json:"forked_from,omitempty"`
+	// fork describes the fork for people.
+	fork string
 }
 
 func runOf(r *spanlog.Run) Run {
@@ -92,6 +101,9 @@ func runOf(r *spanlog.Run) Run {
 	}
 	if r.Info.Ended != nil {
 		out.Verdict = r.Info.Ended.Verdict
+	}
+	if out.ForkedFrom = cmdutil.ForkOf(r.Info); out.ForkedFrom != nil {
+		out.fork = cmdutil.ForkDescription(r.Info, r.Records)
 	}
 	return out
 }
@@ -201,7 +213,11 @@ func (r Run) writeHeader(buf *bytes.Buffer, label, other, otherLabel string) {
 		if verdict == "" {
 			verdict = "unfinished"
 		}
-		s += ", replay of " + of + ": " + verdict
+		if r.ForkedFrom != nil {
+			s += ", fork of " + of + " " + r.fork
+		} else {
+			s += ", replay of " + of + ": " + verdict
+		}
 	}
 	for _, line := range cmdutil.Wrap(s, cmdutil.TermWidth-3) {
 		buf.WriteString("   ")

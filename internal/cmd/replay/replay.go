@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/internal/tableprinter"
@@ -49,6 +50,11 @@ type Options struct {
 	// Chaos, when set, perturbs the agent's scheduling with this seed
 	// (--chaos[=SEED]; replayer.WithChaos).
 	Chaos *uint64
+	// ContinueLive goes on live from the first divergence
+	// (--continue-live; replayer.ContinueLive), running live the tools
+	// Live allows.
+	ContinueLive bool
+	Live         forkflags.Live
 }
 
 // NewCmdReplay returns the replay command.
@@ -96,13 +102,22 @@ whole (dropped by sampling, cut when forwarded, missing agentrr.seq) is
 refused (exit 3), naming the boundaries. The agent gets it as an OTLP JSON
 file in AGENTRR_REPLAY_FILE; the replayed run is recorded into the store.
 
+--continue-live replays strictly up to the first divergence (you edited
+the prompt, changed the model), then goes on live from that boundary, as
+agentrr fork does: the model is asked, clock, random and id boundaries are
+fresh, and tools run only when allowed by name (--live-tool NAME, repeat for
+more) or all at once (--live-tools); a tool that is not allowed is not
+called, the agent's call fails, and the exit status is 7. The fork is
+recorded as a new run linked to the original.
+
 Exit status: 0 faithful (up to N with --until-seq), 1 diverged, 2 usage or
 unknown run, 3 damaged run, 4 the agent failed without diverging, 6 the run
-is still being recorded.`,
+is still being recorded, 7 a tool was not allowed to run live.`,
 		Example: `  agentrr replay --from-trace 4bf92f35 -- go run ./examples/deterministic_support
   agentrr replay --from-trace 4bf92f35 --until-seq 3 -- ./bin/my-agent
   agentrr replay --from-trace 4bf92f35 --chaos -- ./bin/my-agent
   agentrr replay --from-trace 4bf92f35 --chaos=1234 -- ./bin/my-agent
+  agentrr replay --from-trace 4bf92f35 --continue-live --live-tool lookup_order -- ./bin/my-agent-edited
   agentrr replay --from-trace 4bf92f35 --observe --json -- ./bin/my-agent --task 17
   agentrr replay --from-trace 4bf92f35aa8c2b4e1bd07f7b8d5c3a1e --jaeger http://127.0.0.1:16686 -- ./bin/my-agent`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -112,6 +127,9 @@ is still being recorded.`,
 			opts.HasUntil = cmd.Flags().Changed("until-seq")
 			if opts.HasUntil && opts.UntilSeq < 0 {
 				return cmdutil.FlagError("--until-seq must be 0 or more, not %d (the last boundary to serve)", opts.UntilSeq)
+			}
+			if err := checkContinueLive(opts); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("chaos") {
 				seed, err := ParseChaos(chaos)
@@ -136,6 +154,8 @@ is still being recorded.`,
 	cmd.Flags().StringVar(&opts.Jaeger, "jaeger", "", "fetch the trace from the Jaeger query service at `url` (e.g. http://127.0.0.1:16686) instead of the store")
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read the trace from an OTLP JSON `file` (e.g. written by a Collector's file exporter) instead of the store")
 	cmd.MarkFlagsMutuallyExclusive("jaeger", "from-file")
+	cmd.Flags().BoolVar(&opts.ContinueLive, "continue-live", false, "at the first divergence, go on live instead of halting: a fork (see agentrr fork)")
+	opts.Live.AddFlags(cmd)
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -186,6 +206,9 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		child.Env = append(child.Env, handshake.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
 	}
+	if opts.ContinueLive {
+		child.Env = append(append(child.Env, forkflags.ContinueLiveEnv()...), opts.Live.Env()...)
+	}
 	if opts.Chaos != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: chaos mode, seed %d (replay again with --chaos=%d to perturb the same way)\n", *opts.Chaos, *opts.Chaos)
 		child.Env = append(child.Env, handshake.EnvReplayChaos+"="+strconv.FormatUint(*opts.Chaos, 10))
@@ -201,6 +224,19 @@ func Run(ctx context.Context, opts *Options) error {
 		fmt.Fprintln(opts.IO.Out)
 	}
 	return Conclude(opts.IO, report, runErr, opts.JSON)
+}
+
+// checkContinueLive checks --continue-live and the flags that go with it.
+func checkContinueLive(opts *Options) error {
+	switch {
+	case opts.Live.Set() && !opts.ContinueLive:
+		return cmdutil.FlagError("--live-tool and --live-tools go with --continue-live (or agentrr fork): without it nothing runs live")
+	case opts.ContinueLive && opts.Observe:
+		return cmdutil.FlagError("--continue-live and --observe do not go together: --continue-live replays strictly up to the first divergence, then goes on live")
+	case opts.ContinueLive && opts.HasUntil:
+		return cmdutil.FlagError("--continue-live and --until-seq do not go together")
+	}
+	return opts.Live.Check()
 }
 
 // chaosRandom is the value of a bare --chaos: draw a seed.
@@ -296,6 +332,9 @@ func Conclude(out *cmdutil.IOStreams, report *analyze.Report, runErr error, asJS
 	case report.Stopped != nil:
 		// The agent was stopped on request; how it exited is its affair.
 		return nil
+	case len(report.Refused) > 0:
+		l := report.Refused[0]
+		return cmdutil.Exit(cmdutil.ExitRefused, "fork: %s %s was not allowed to run live after the fork point, and was not called (allow it with --live-tool %q, or every tool with --live-tools)", l.Kind, l.Name, l.Name)
 	case runErr != nil:
 		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s) without diverging from the recording", ExitStatus(runErr))
 	case !report.Finished:

@@ -7,6 +7,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/collect"
 	diffcmd "github.com/agentrr/agentrr/internal/cmd/diff"
 	exportcmd "github.com/agentrr/agentrr/internal/cmd/export"
+	"github.com/agentrr/agentrr/internal/cmd/fork"
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
 	"github.com/agentrr/agentrr/internal/cmd/record"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
@@ -30,7 +31,8 @@ func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
 		Long: `agentrr records every nondeterministic boundary an agent crosses (LLM calls,
 tool calls, clock reads, random draws, ids) as OpenTelemetry spans committed
 durably to an embedded Pebble store, and replays a run offline, halting at
-the first boundary where behaviour diverges.
+the first boundary where behaviour diverges. A fork replays a run exactly up
+to a point, then goes on live.
 
 The store is .agentrr in the working directory unless --store or
 AGENTRR_STORE says otherwise. Runs are named by their trace id; any unique
@@ -43,7 +45,8 @@ Exit status:
   3  a damaged run or store
   4  the agent failed without diverging
   5  verify: the run is truncated (a whole prefix of a run)
-  6  the run is still being recorded`,
+  6  the run is still being recorded
+  7  a fork refused to run a tool live (allow it with --live-tool NAME)`,
 		Version:       version,
 		Args:          cmdutil.UnknownCommand,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
@@ -61,6 +64,7 @@ Exit status:
 	cmd.AddCommand(record.NewCmdRecord(f, nil))
 	cmd.AddCommand(replay.NewCmdReplay(f, nil))
 	cmd.AddCommand(step.NewCmdStep(f, nil))
+	cmd.AddCommand(fork.NewCmdFork(f, nil))
 	cmd.AddCommand(show.NewCmdShow(f, nil))
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
 	cmd.AddCommand(verify.NewCmdVerify(f, nil))

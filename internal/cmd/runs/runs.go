@@ -31,7 +31,8 @@ func NewCmdRuns(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "List recorded runs, newest first",
 		Long: `List the runs in the store, newest first: trace id (the run id), name,
 service, start time, number of boundaries, status and, for replays, the run
-they replay and their verdict.
+they replay and their verdict; for forks, the run they were forked from and
+the seq where they went live ("fork of 4bf92f35 at seq 2").
 
 Status is complete, truncated (the recorder was killed: a whole prefix),
 damaged (see agentrr verify) or recording (pid N) for a run being recorded
@@ -66,10 +67,11 @@ func runRuns(opts *Options) error {
 		runs = runs[:opts.Limit]
 	}
 	if opts.JSON {
-		if runs == nil {
-			runs = []spanlog.RunInfo{}
+		out := make([]cmdutil.RunJSON, 0, len(runs))
+		for _, r := range runs {
+			out = append(out, cmdutil.NewRunJSON(r))
 		}
-		return cmdutil.WriteJSON(opts.IO.Out, runs)
+		return cmdutil.WriteJSON(opts.IO.Out, out)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "no runs in %s yet: record one by running an agent built with otelrr\n", store.Root())
@@ -105,6 +107,9 @@ func replayOf(r spanlog.RunInfo) string {
 	if r.ReplayOf == "" {
 		return ""
 	}
+	if f := cmdutil.ForkOf(r); f != nil {
+		return forkOf(r, f)
+	}
 	verdict := "unfinished"
 	if r.Ended != nil && r.Ended.Verdict != "" {
 		verdict = r.Ended.Verdict
@@ -129,4 +134,21 @@ func startedAt(t, now time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return t.Local().Format("2006-01-02 15:04")
+}
+
+// forkOf is the REPLAY cell of a fork: "fork of 4bf92f35 at seq 2".
+func forkOf(r spanlog.RunInfo, f *cmdutil.ForkedFrom) string {
+	what := "unfinished"
+	switch {
+	case r.Ended == nil:
+	case r.Ended.Verdict == "diverged":
+		what = "diverged"
+	case f.Seq == nil:
+		what = "not live"
+	case *f.Seq < 0:
+		return fmt.Sprintf("fork of %.8s at its end", f.TraceID)
+	default:
+		return fmt.Sprintf("fork of %.8s at seq %d", f.TraceID, *f.Seq)
+	}
+	return fmt.Sprintf("fork of %.8s: %s", f.TraceID, what)
 }

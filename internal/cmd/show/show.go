@@ -37,6 +37,11 @@ timeline, one row per boundary in the order they completed: seq, kind, name
 (model, tool, operation), duration, short signature, status (ok, error,
 diverged) and token usage (input/output) where the model reported it.
 
+A fork (agentrr fork, agentrr replay --continue-live) names the run it was
+forked from and the seq where it went live; its boundaries run live have
+"live" in their status, those answered with an override "overridden", and
+those it was not allowed to run live "refused".
+
 A run with branches (otelrr.Branch, otelrr.Go: parallel tool calls and the
 like) shows a BRANCH column: the branch's path and the boundary's index in
 its branch ("search[0]", "search/fetch[1]"; the run's root branch is
@@ -68,7 +73,7 @@ cannot be read until its recorder ends it (exit status 6).`,
 // Output is the JSON document `agentrr show --json` writes.
 type Output struct {
 	// Run is the run as `agentrr runs --json` lists it.
-	Run spanlog.RunInfo `json:"run"`
+	Run cmdutil.RunJSON `json:"run"`
 	// Build is the agent's build identity, from the run's resource; null
 	// when the recorder did not set it.
 	Build *Build `json:"build"`
@@ -110,11 +115,17 @@ type Boundary struct {
 	Divergence       string        `json:"divergence,omitempty"`
 	InputTokens      *int64        `json:"input_tokens,omitempty"`
 	OutputTokens     *int64        `json:"output_tokens,omitempty"`
+	// Live marks, in a fork, a boundary run live (after the fork point);
+	// Overridden one answered with an override instead of its recording.
+	// Refused one not allowed to run live (it failed with the refusal).
+	Live       bool `json:"live,omitempty"`
+	Overridden bool `json:"overridden,omitempty"`
+	Refused    bool `json:"refused,omitempty"`
 }
 
 // NewOutput builds the show document of run.
 func NewOutput(run *spanlog.Run) *Output {
-	out := &Output{Run: run.Info, Build: BuildOf(run.Info.Resource), Boundaries: make([]Boundary, len(run.Records))}
+	out := &Output{Run: cmdutil.NewRunJSON(run.Info), Build: BuildOf(run.Info.Resource), Boundaries: make([]Boundary, len(run.Records))}
 	type group struct {
 		branch string
 		first  int64
@@ -135,6 +146,9 @@ func NewOutput(run *spanlog.Run) *Output {
 			first := r.Group
 			b.ConcurrencyGroup = &first
 		}
+		b.Live, _ = r.Attributes[boundary.AttrLiveBoundary].(bool)
+		b.Overridden, _ = r.Attributes[boundary.AttrOverridden].(bool)
+		b.Refused, _ = r.Attributes[boundary.AttrRefused].(bool)
 		if n, ok := cmdutil.IntAttribute(r.Attributes, boundary.GenAIInputTokens); ok {
 			b.InputTokens = &n
 		}
@@ -239,7 +253,9 @@ func (o *Output) header() []cmdutil.Field {
 	if info.Ended != nil {
 		fields = append(fields, cmdutil.Field{Label: "agent error", Value: info.Ended.Error})
 	}
-	if info.ReplayOf != "" {
+	if f := info.ForkedFrom; f != nil {
+		fields = append(fields, cmdutil.Field{Label: "forked from", Value: f.TraceID + ": " + o.forkDescription()})
+	} else if info.ReplayOf != "" {
 		verdict := "unfinished"
 		if info.Ended != nil && info.Ended.Verdict != "" {
 			verdict = info.Ended.Verdict
@@ -319,6 +335,18 @@ func (o *Output) writeTable(w io.Writer) error {
 	rows := make([][]string, len(o.Boundaries))
 	for i, b := range o.Boundaries {
 		status := b.Status
+		for _, mark := range []struct {
+			set  bool
+			name string
+		}{{b.Live, "live"}, {b.Overridden, "overridden"}, {b.Refused, "refused"}} {
+			switch {
+			case !mark.set:
+			case status == cmdutil.BoundaryOK, mark.name == "refused":
+				status = mark.name
+			default:
+				status = mark.name + ", " + status
+			}
+		}
 		if b.ConcurrencyGroup != nil {
 			status += fmt.Sprintf(", concurrent (group from [%d])", *b.ConcurrencyGroup)
 		}
@@ -359,4 +387,16 @@ func tokens(b Boundary) string {
 		return fmt.Sprint(*n)
 	}
 	return f(b.InputTokens) + "/" + f(b.OutputTokens)
+}
+
+// forkDescription describes the fork from its end record, or for a fork
+// that did not end, from its boundaries marked live.
+func (o *Output) forkDescription() string {
+	recs := make([]boundary.Record, 0, len(o.Boundaries))
+	for _, b := range o.Boundaries {
+		if b.Live {
+			recs = append(recs, boundary.Record{Seq: b.Seq, Attributes: map[string]any{boundary.AttrLiveBoundary: true}})
+		}
+	}
+	return cmdutil.ForkDescription(o.Run.RunInfo, recs)
 }
