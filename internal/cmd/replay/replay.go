@@ -49,6 +49,9 @@ type Options struct {
 	// Chaos, when set, perturbs the agent's scheduling with this seed
 	// (--chaos[=SEED]; replayer.WithChaos).
 	Chaos *uint64
+	// Proxy replays through agentrr's proxy (--proxy): the agent, in any
+	// language, is pointed at it by base URL (see proxy.go).
+	Proxy bool
 }
 
 // NewCmdReplay returns the replay command.
@@ -136,6 +139,7 @@ is still being recorded.`,
 	cmd.Flags().StringVar(&opts.Jaeger, "jaeger", "", "fetch the trace from the Jaeger query service at `url` (e.g. http://127.0.0.1:16686) instead of the store")
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read the trace from an OTLP JSON `file` (e.g. written by a Collector's file exporter) instead of the store")
 	cmd.MarkFlagsMutuallyExclusive("jaeger", "from-file")
+	addProxyFlag(cmd, opts)
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -165,6 +169,9 @@ func Run(ctx context.Context, opts *Options) error {
 	mode := replayer.Strict
 	if opts.Observe {
 		mode = replayer.Observe
+	}
+	if opts.Proxy {
+		return runProxy(ctx, opts, rec, mode)
 	}
 	child := &Child{
 		Recording: rec,
