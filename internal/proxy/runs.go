@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -32,13 +33,6 @@ const (
 	HeaderBranch = "X-Agentrr-Branch"
 )
 
-// spanBranchPrefix names the branches of a trace's run that hold the
-// requests of one parent span each: span1, span2, … in the order the proxy
-// first saw each span.
-const spanBranchPrefix = "span"
-
-var spanBranchRE = regexp.MustCompile(`^` + spanBranchPrefix + `([1-9][0-9]*)$`)
-
 // proxyRun is one run the proxy records (or replays) and the contexts of
 // its branches.
 type proxyRun struct {
@@ -48,7 +42,10 @@ type proxyRun struct {
 
 	mu       sync.Mutex
 	branches map[string]context.Context // by branch path given in HeaderBranch
-	spans    *spanBranches
+	// spans and reqs choose the branches of requests with a traceparent
+	// (by parent span) and without one (one by one).
+	spans, reqs *resolver
+	requests    atomic.Int64 // numbers the requests without a traceparent
 }
 
 // startRun starts a run named name in the trace of the span in ctx, if any.
@@ -57,7 +54,7 @@ func (s *Server) startRun(ctx context.Context, name string) (*proxyRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr := &proxyRun{ctx: rctx, run: run, name: name, branches: map[string]context.Context{}, spans: &spanBranches{byParent: map[string]string{}}}
+	pr := &proxyRun{ctx: rctx, run: run, name: name, branches: map[string]context.Context{}, spans: newResolver(spanPrefix), reqs: newResolver(requestPrefix)}
 	s.order = append(s.order, pr)
 	return pr, nil
 }
@@ -81,10 +78,8 @@ func (e *requestError) Error() string { return e.msg }
 //     id); else to the proxy's session run. Runs start with their first
 //     request and end when the proxy closes.
 //   - In its run, a request with X-Agentrr-Branch is on that branch; else
-//     one with a traceparent is on the branch of its parent span (see
-//     spanBranches); else on the run's root branch, where requests in
-//     flight together are a concurrency group matched among themselves by
-//     exact request.
+//     one with a traceparent is on the branch of its parent span, and one
+//     without on a branch of its own (see resolver).
 func (s *Server) boundaryContext(r *http.Request, key requestKey) (context.Context, *proxyRun, error) {
 	remote := propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(r.Header))
 	sc := trace.SpanContextFromContext(remote)
@@ -139,20 +134,23 @@ func (s *Server) boundaryContext(r *http.Request, key requestKey) (context.Conte
 		return nil, pr, halt
 	}
 
-	switch {
-	case branchPath != nil:
+	if branchPath != nil {
 		return pr.branch(branchPath), pr, nil
-	case sc.IsValid():
-		name, div := pr.spans.assign(sc.SpanID().String(), key)
-		if div != nil {
-			// Observe mode goes on with the first of the candidates.
-			if err := s.ambiguous(*div); s.strict {
-				return nil, pr, err
-			}
-		}
-		return pr.branch([]string{name}), pr, nil
 	}
-	return pr.ctx, pr, nil
+	var branch string
+	var div *analyze.Divergence
+	if sc.IsValid() {
+		branch, div = pr.spans.assign(sc.SpanID().String(), key)
+	} else {
+		branch, div = pr.reqs.assign(strconv.FormatInt(pr.requests.Add(1), 10), key)
+	}
+	if div != nil {
+		// Observe mode goes on with the first of the candidates.
+		if err := s.ambiguous(*div); s.strict {
+			return nil, pr, err
+		}
+	}
+	return pr.branch([]string{branch}), pr, nil
 }
 
 // branch returns the context of the branch path, started the first time it
@@ -226,83 +224,116 @@ func (k requestKey) matches(recorded []byte) bool {
 	return len(k.text) == 0 && len(r.Body) == 0
 }
 
-// spanBranches gives the requests of each parent span (the span id of a
-// request's traceparent) a branch of their own in the trace's run, so that
-// parallel requests from different spans replay exactly in any order.
+// resolver gives requests branches of their own whose names do not depend
+// on the ids or the timing of one execution, so that parallel requests
+// replay exactly in any order while sequential ones stay in their order.
 //
-// Span ids are random: a replayed agent's spans have other ids than the
-// recorded ones. So recording names the branches by the order the proxy
-// first saw each span (span1, span2, …), and replay maps each new span to
-// a recorded branch by its first request: to the first branch not yet taken
-// whose first recorded request is exactly this one. When none is, it takes
-// the first branch not yet taken, where the transport's matching reports the
-// difference (a prompt edited: the diff names the field); past the recorded
-// branches, a branch the recording does not have (an extra boundary). When
-// two untaken branches start with this same request, were in flight at once
-// when recorded, and got different answers, which span got which is not
-// known: that is an ambiguous-concurrency divergence, never a guess.
-type spanBranches struct {
+// Each identity — the parent span of a request's traceparent, or, for a
+// request without one, the request itself — gets a branch of the run,
+// named prefix1, prefix2, … in the order the proxy first saw each identity
+// (span1, span2, … and req1, req2, …). A span's later requests go on its
+// branch, where they are matched in order as any branch is.
+//
+// Span ids are random and arrival order is the scheduler's, so replay maps
+// each new identity to a recorded branch by its first request. A recorded
+// branch is eligible when every recorded branch whose first boundary ended
+// before this one's began is taken: branches recorded one after the other
+// are taken in that order, while branches whose first boundaries were in
+// flight together are eligible together. The identity takes the first
+// eligible branch whose first recorded request is exactly its request (the
+// transport then validates the signature, as always); when none is, the
+// first eligible branch, where the transport reports the difference (a
+// prompt edited: the diff names the field); past the recorded branches, a
+// branch the recording does not have (an extra boundary). When another
+// eligible branch starts with this same request and got a different answer,
+// which of the parallel requests got which answer is not known: that is an
+// ambiguous-concurrency divergence, never a guess.
+type resolver struct {
+	prefix string
+
 	mu       sync.Mutex
-	byParent map[string]string // parent span id → branch name
-	started  int               // recording: span branches started so far
-	// Replaying: the recording's span branches in order, and which of them
-	// a span has taken.
-	recorded []recordedSpan
+	byID     map[string]string // identity → branch name
+	started  int               // recording: branches started so far
+	replay   bool
+	recorded []recordedBranch // replaying: the recording's branches of prefix, in order
 	taken    map[string]bool
 	extra    int
 }
 
-type recordedSpan struct {
+type recordedBranch struct {
 	name  string
 	first *boundary.Record
 }
 
-// newReplaySpans returns the span branches of a recording to replay.
-func newReplaySpans(rec *replayer.Recording) *spanBranches {
-	sb := &spanBranches{byParent: map[string]string{}, taken: map[string]bool{}, recorded: []recordedSpan{}}
+// Branch name prefixes of the resolvers: requests with a traceparent by
+// parent span, the others one by one.
+const (
+	spanPrefix    = "span"
+	requestPrefix = "req"
+)
+
+var resolvedBranchRE = regexp.MustCompile(`^(` + spanPrefix + `|` + requestPrefix + `)([1-9][0-9]*)$`)
+
+func newResolver(prefix string) *resolver {
+	return &resolver{prefix: prefix, byID: map[string]string{}}
+}
+
+// newReplayResolver returns the resolver of prefix for replaying rec.
+func newReplayResolver(prefix string, rec *replayer.Recording) *resolver {
+	rs := &resolver{prefix: prefix, byID: map[string]string{}, replay: true, taken: map[string]bool{}}
 	firsts := map[string]*boundary.Record{}
+	nums := map[string]int{}
 	for i := range rec.Records {
 		r := &rec.Records[i]
-		if !spanBranchRE.MatchString(r.Branch) {
+		m := resolvedBranchRE.FindStringSubmatch(r.Branch)
+		if m == nil || m[1] != prefix {
 			continue
 		}
 		if f, ok := firsts[r.Branch]; !ok || r.Index < f.Index {
 			firsts[r.Branch] = r
 		}
+		nums[r.Branch], _ = strconv.Atoi(m[2])
 	}
 	for name, first := range firsts {
-		sb.recorded = append(sb.recorded, recordedSpan{name: name, first: first})
+		rs.recorded = append(rs.recorded, recordedBranch{name: name, first: first})
 	}
-	num := func(name string) int {
-		n, _ := strconv.Atoi(spanBranchRE.FindStringSubmatch(name)[1])
-		return n
-	}
-	sort.Slice(sb.recorded, func(i, j int) bool { return num(sb.recorded[i].name) < num(sb.recorded[j].name) })
-	return sb
+	sort.Slice(rs.recorded, func(i, j int) bool { return nums[rs.recorded[i].name] < nums[rs.recorded[j].name] })
+	return rs
 }
 
-// assign returns the branch of the requests of span parent, whose first
-// request is key, or the divergence that makes it ambiguous.
-func (sb *spanBranches) assign(parent string, key requestKey) (string, *analyze.Divergence) {
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	if name, ok := sb.byParent[parent]; ok {
+// assign returns the branch of identity id, whose first request is key,
+// and, when the choice is ambiguous, the divergence saying so.
+func (rs *resolver) assign(id string, key requestKey) (string, *analyze.Divergence) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if name, ok := rs.byID[id]; ok {
 		return name, nil
 	}
-	if sb.taken == nil { // recording
-		sb.started++
-		name := spanBranchPrefix + strconv.Itoa(sb.started)
-		sb.byParent[parent] = name
+	if !rs.replay {
+		rs.started++
+		name := rs.prefix + strconv.Itoa(rs.started)
+		rs.byID[id] = name
 		return name, nil
 	}
-	var free, exact []recordedSpan
-	for _, rs := range sb.recorded {
-		if sb.taken[rs.name] {
-			continue
+	var untaken, eligible, exact []recordedBranch
+	for _, rb := range rs.recorded {
+		if !rs.taken[rb.name] {
+			untaken = append(untaken, rb)
 		}
-		free = append(free, rs)
-		if key.matches(rs.first.Request) {
-			exact = append(exact, rs)
+	}
+	for _, rb := range untaken {
+		ok := true
+		for _, o := range untaken {
+			if o.first.End.Before(rb.first.Start) {
+				ok = false // o came before rb, and no identity has taken it
+				break
+			}
+		}
+		if ok {
+			eligible = append(eligible, rb)
+			if key.matches(rb.first.Request) {
+				exact = append(exact, rb)
+			}
 		}
 	}
 	var name string
@@ -310,32 +341,29 @@ func (sb *spanBranches) assign(parent string, key requestKey) (string, *analyze.
 	switch {
 	case len(exact) > 0:
 		pick := exact[0]
+		name = pick.name
 		var rivals []string
 		for _, o := range exact[1:] {
-			a, b := pick.first, o.first
-			overlap := a.Start.Before(b.End) && b.Start.Before(a.End)
-			same := bytes.Equal(a.Response, b.Response) && a.Error == b.Error
-			if overlap && !same {
+			if !bytes.Equal(pick.first.Response, o.first.Response) || pick.first.Error != o.first.Error {
 				rivals = append(rivals, o.name)
 			}
 		}
-		name = pick.name
 		if len(rivals) > 0 {
 			div = &analyze.Divergence{
 				Seq: pick.first.Seq, Branch: pick.name, Index: pick.first.Index,
 				Reason:       analyze.ReasonAmbiguous,
 				ExpectedKind: pick.first.Kind, ExpectedName: pick.first.Name, ExpectedSignature: pick.first.Signature,
-				Note: fmt.Sprintf("requests from parallel spans (branches %s, %s) sent this same first request and got different answers: which span got which is not known",
+				Note: fmt.Sprintf("parallel requests (branches %s, %s) were this same request, in flight together, and got different answers: which of them got which is not known",
 					pick.name, strings.Join(rivals, ", ")),
 			}
 		}
-	case len(free) > 0:
-		name = free[0].name
+	case len(eligible) > 0:
+		name = eligible[0].name
 	default:
-		sb.extra++
-		name = spanBranchPrefix + strconv.Itoa(len(sb.recorded)+sb.extra)
+		rs.extra++
+		name = rs.prefix + strconv.Itoa(len(rs.recorded)+rs.extra)
 	}
-	sb.taken[name] = true
-	sb.byParent[parent] = name
+	rs.taken[name] = true
+	rs.byID[id] = name
 	return name, div
 }

@@ -172,7 +172,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			ln.Close()
 			return nil, err
 		}
-		pr.spans = newReplaySpans(cfg.Replay)
+		pr.spans = newReplayResolver(spanPrefix, cfg.Replay)
+		pr.reqs = newReplayResolver(requestPrefix, cfg.Replay)
 		s.replay = pr
 	}
 
