@@ -277,7 +277,7 @@ func TestFaultsAreRecordedAndReplayedTheSame(t *testing.T) {
 
 	agent := func(c *client) []exchange {
 		return []exchange{
-			c.do("POST", "/openai/v1/chat/completions", chatBody("first", false), nil),   // 503
+			c.do("POST", "/openai/v1/chat/completions", chatBody("first", false), nil),     // 503
 			c.do("POST", "/openai/v1/chat/completions", chatBody("second one", true), nil), // cut after 2 events
 			c.do("POST", "/anthropic/v1/messages", `{"model":"claude-x","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`, nil),
 		}
