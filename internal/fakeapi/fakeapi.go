@@ -1,5 +1,5 @@
 // Package fakeapi is a local stand-in for the OpenAI Chat Completions and
-// Anthropic Messages APIs: an httptest server speaking both wire formats,
+// Responses APIs and the Anthropic Messages API: an httptest server speaking both wire formats,
 // JSON and server-sent-event streams included, with a scripted,
 // deterministic model that calls tools. Agents built on the real SDKs
 // (github.com/openai/openai-go/v3, github.com/anthropics/anthropic-sdk-go/v2)
@@ -15,7 +15,10 @@
 // true gets a call of every tool not yet called at once: one assistant
 // message with several tool_calls (ids call_fake_<n>_0, _1, …), streamed
 // one call after the other. Once every tool has answered, it replies
-// "Here is what I found: " followed by the tool results. Without tools it
+// "Here is what I found: " followed by the tool results. The Responses API
+// follows the same script, with function_call output items (ids
+// call_fake_<n>, several at once with parallel_tool_calls true) and
+// function_call_output input items. Without tools it
 // replies "You said: " and the user's message. Streamed text comes in
 // pieces of three words, tool arguments in three pieces.
 package fakeapi
@@ -86,6 +89,7 @@ func New() *Server {
 	s := &Server{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.openAIChat)
+	mux.HandleFunc("POST /v1/responses", s.openAIResponses)
 	mux.HandleFunc("POST /v1/messages", s.anthropicMessages)
 	s.Server = httptest.NewServer(mux)
 	return s
