@@ -226,28 +226,29 @@ func (k requestKey) matches(recorded []byte) bool {
 
 // resolver gives requests branches of their own whose names do not depend
 // on the ids or the timing of one execution, so that parallel requests
-// replay exactly in any order while sequential ones stay in their order.
+// replay exactly in any order.
 //
 // Each identity — the parent span of a request's traceparent, or, for a
 // request without one, the request itself — gets a branch of the run,
 // named prefix1, prefix2, … in the order the proxy first saw each identity
 // (span1, span2, … and req1, req2, …). A span's later requests go on its
-// branch, where they are matched in order as any branch is.
+// branch, where they are matched in order as on any branch.
 //
-// Span ids are random and arrival order is the scheduler's, so replay maps
-// each new identity to a recorded branch by its first request. A recorded
-// branch is eligible when every recorded branch whose first boundary ended
-// before this one's began is taken: branches recorded one after the other
-// are taken in that order, while branches whose first boundaries were in
-// flight together are eligible together. The identity takes the first
-// eligible branch whose first recorded request is exactly its request (the
-// transport then validates the signature, as always); when none is, the
-// first eligible branch, where the transport reports the difference (a
-// prompt edited: the diff names the field); past the recorded branches, a
-// branch the recording does not have (an extra boundary). When another
-// eligible branch starts with this same request and got a different answer,
-// which of the parallel requests got which answer is not known: that is an
-// ambiguous-concurrency divergence, never a guess.
+// Span ids are random and arrival order is the scheduler's (two requests a
+// client sends at once may reach the proxy, and end, one after the other),
+// so replay maps each new identity to a recorded branch by its first
+// request: to the earliest recorded branch not yet taken whose first
+// request is exactly this one (the transport then validates the signature,
+// as always). When none is, it takes the earliest branch not yet taken,
+// where the transport reports the difference (a prompt edited: the diff
+// names the field); past the recorded branches, a branch the recording does
+// not have (an extra boundary); branches never taken are missing. When
+// another untaken branch has this same first request, was in flight
+// together with the earliest, and got a different answer, which request got
+// which answer is not known: that is an ambiguous-concurrency divergence,
+// never a guess. As between Go branches, the order of requests on different
+// branches is not compared: the same requests sent in another order replay
+// faithfully, each with its own recorded answer.
 type resolver struct {
 	prefix string
 
@@ -315,25 +316,14 @@ func (rs *resolver) assign(id string, key requestKey) (string, *analyze.Divergen
 		rs.byID[id] = name
 		return name, nil
 	}
-	var untaken, eligible, exact []recordedBranch
+	var untaken, exact []recordedBranch
 	for _, rb := range rs.recorded {
-		if !rs.taken[rb.name] {
-			untaken = append(untaken, rb)
+		if rs.taken[rb.name] {
+			continue
 		}
-	}
-	for _, rb := range untaken {
-		ok := true
-		for _, o := range untaken {
-			if o.first.End.Before(rb.first.Start) {
-				ok = false // o came before rb, and no identity has taken it
-				break
-			}
-		}
-		if ok {
-			eligible = append(eligible, rb)
-			if key.matches(rb.first.Request) {
-				exact = append(exact, rb)
-			}
+		untaken = append(untaken, rb)
+		if key.matches(rb.first.Request) {
+			exact = append(exact, rb)
 		}
 	}
 	var name string
@@ -344,7 +334,9 @@ func (rs *resolver) assign(id string, key requestKey) (string, *analyze.Divergen
 		name = pick.name
 		var rivals []string
 		for _, o := range exact[1:] {
-			if !bytes.Equal(pick.first.Response, o.first.Response) || pick.first.Error != o.first.Error {
+			a, b := pick.first, o.first
+			together := a.Start.Before(b.End) && b.Start.Before(a.End)
+			if together && (!bytes.Equal(a.Response, b.Response) || a.Error != b.Error) {
 				rivals = append(rivals, o.name)
 			}
 		}
@@ -357,8 +349,8 @@ func (rs *resolver) assign(id string, key requestKey) (string, *analyze.Divergen
 					pick.name, strings.Join(rivals, ", ")),
 			}
 		}
-	case len(eligible) > 0:
-		name = eligible[0].name
+	case len(untaken) > 0:
+		name = untaken[0].name
 	default:
 		rs.extra++
 		name = rs.prefix + strconv.Itoa(len(rs.recorded)+rs.extra)

@@ -188,30 +188,76 @@ func (b *barrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
-func TestSequentialRequestsKeepTheirOrder(t *testing.T) {
-	// Requests made one after the other are matched in that order: the
-	// same requests in another order diverge.
+func TestOrderCountsWithinASpanNotAcrossBranches(t *testing.T) {
 	store := t.TempDir()
 	fake := fakeapi.New()
 	a, b := chatBody("first A-1", false), chatBody("then B-2", false)
+	trace := newTraceID()
+	span := traceparent(trace)
 	runs := record(t, store, fake, func(c *client) {
-		c.do("POST", "/openai/v1/chat/completions", a, nil)
-		c.do("POST", "/openai/v1/chat/completions", b, nil)
+		c.do("POST", "/openai/v1/chat/completions", a, map[string]string{"traceparent": span})
+		c.do("POST", "/openai/v1/chat/completions", b, map[string]string{"traceparent": span})
 	})
 	fake.Close()
+	// One span's requests are one branch: in order.
 	requireFaithful(t, replay(t, store, runs[0].ID, func(c *client) {
-		c.do("POST", "/openai/v1/chat/completions", a, nil)
-		c.do("POST", "/openai/v1/chat/completions", b, nil)
+		span := traceparent(newTraceID())
+		c.do("POST", "/openai/v1/chat/completions", a, map[string]string{"traceparent": span})
+		c.do("POST", "/openai/v1/chat/completions", b, map[string]string{"traceparent": span})
 	}))
 	rep := replay(t, store, runs[0].ID, func(c *client) {
-		c.do("POST", "/openai/v1/chat/completions", b, nil)
-		c.do("POST", "/openai/v1/chat/completions", a, nil)
+		span := traceparent(newTraceID())
+		c.do("POST", "/openai/v1/chat/completions", b, map[string]string{"traceparent": span})
+		c.do("POST", "/openai/v1/chat/completions", a, map[string]string{"traceparent": span})
 	})
 	if rep.Faithful() || rep.Divergences[0].Reason != analyze.ReasonSignature || rep.Divergences[0].Diff[0].Path != "body.messages[0].content" {
 		var buf bytes.Buffer
 		_ = rep.WriteTable(&buf)
-		t.Fatalf("reordered requests: want a signature divergence at the first, got\n%s", buf.String())
+		t.Fatalf("one span's requests reordered: want a signature divergence at the first, got\n%s", buf.String())
 	}
+
+	// Requests without a traceparent are a branch each: sent in another
+	// order, each still gets its own recorded answer.
+	fake = fakeapi.New()
+	var recorded [2]exchange
+	runs = record(t, store, fake, func(c *client) {
+		recorded[0] = c.do("POST", "/openai/v1/chat/completions", a, nil)
+		recorded[1] = c.do("POST", "/openai/v1/chat/completions", b, nil)
+	})
+	fake.Close()
+	requireFaithful(t, replay(t, store, runs[0].ID, func(c *client) {
+		if got := c.do("POST", "/openai/v1/chat/completions", b, nil); got != recorded[1] {
+			t.Errorf("b replayed as %+v", got)
+		}
+		if got := c.do("POST", "/openai/v1/chat/completions", a, nil); got != recorded[0] {
+			t.Errorf("a replayed as %+v", got)
+		}
+	}))
+}
+
+func TestRetriedRequestReplaysInItsOrder(t *testing.T) {
+	// The same request twice, one after the other, with different
+	// answers (a 500, then the answer): not ambiguous, taken in order.
+	store := t.TempDir()
+	fake := fakeapi.New()
+	fake.Fail(fakeapi.Fault{Status: 500})
+	body := chatBody("retry me R-1", false)
+	var recorded [2]exchange
+	runs := record(t, store, fake, func(c *client) {
+		recorded[0] = c.do("POST", "/openai/v1/chat/completions", body, nil)
+		recorded[1] = c.do("POST", "/openai/v1/chat/completions", body, nil)
+	})
+	fake.Close()
+	if recorded[0].status != 500 || recorded[1].status != 200 {
+		t.Fatalf("recorded %d then %d", recorded[0].status, recorded[1].status)
+	}
+	requireFaithful(t, replay(t, store, runs[0].ID, func(c *client) {
+		for i := range recorded {
+			if got := c.do("POST", "/openai/v1/chat/completions", body, nil); got.status != recorded[i].status || got.body != recorded[i].body {
+				t.Errorf("attempt %d replayed as %+v, recorded %+v", i, got, recorded[i])
+			}
+		}
+	}))
 }
 
 func TestNamedRunsAndBranches(t *testing.T) {
