@@ -61,6 +61,16 @@ type Config struct {
 	Options []otelrr.Option
 }
 
+// CheckUpstream says what is wrong with an upstream base URL, if anything:
+// it must be an absolute http:// or https:// URL.
+func CheckUpstream(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", raw)
+	}
+	return nil
+}
+
 // ListenError is returned by New when the proxy cannot listen on its
 // address (a port in use, an address not of this machine).
 type ListenError struct {
@@ -90,6 +100,7 @@ type Server struct {
 	transport http.RoundTripper
 	upstreams map[api]*url.URL
 	url       string
+	loopback  bool
 	strict    bool
 
 	mu     sync.Mutex
@@ -118,20 +129,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if raw == "" {
 			raw = map[api]string{apiOpenAI: DefaultOpenAIUpstream, apiAnthropic: DefaultAnthropicUpstream}[a]
 		}
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%s upstream %q is not an http:// or https:// URL", a, raw)
+		if err := CheckUpstream(raw); err != nil {
+			return nil, fmt.Errorf("%s upstream: %w", a, err)
 		}
+		u, _ := url.Parse(raw)
 		u.RawQuery, u.Fragment = "", ""
 		s.upstreams[a] = u
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	network := "tcp"
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, &ListenError{Addr: cfg.Listen, Err: err}
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && ip.To4() != nil {
+		network = "tcp4" // 0.0.0.0 means IPv4, not every address
+	}
+	ln, err := net.Listen(network, cfg.Listen)
 	if err != nil {
 		return nil, &ListenError{Addr: cfg.Listen, Err: err}
 	}
 	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
+	s.loopback = ip != nil && ip.IsLoopback() || host == "localhost"
+	// Clients on this machine reach an unspecified address on loopback.
+	connect := ln.Addr().(*net.TCPAddr)
+	if connect.IP.IsUnspecified() {
+		connect = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: connect.Port}
+	}
+	s.url = "http://" + connect.String()
 
 	opts := []otelrr.Option{otelrr.FromEnv()}
 	if os.Getenv("OTEL_SERVICE_NAME") == "" {
@@ -200,6 +226,10 @@ func (s *Server) URL() string { return s.url }
 
 // Addr is the address the proxy listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Loopback reports whether the proxy listens on the loopback interface
+// alone, so that only programs on this machine reach it.
+func (s *Server) Loopback() bool { return s.loopback }
 
 // Replaying reports whether the proxy answers from a recording.
 func (s *Server) Replaying() bool { return s.cfg.Replay != nil }

@@ -77,8 +77,16 @@ failed, 6 the run is still being recorded.`,
   agentrr proxy --replay 4bf92f35 -- node agent.mjs
   agentrr proxy --replay 4bf92f35 --port 8787`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dash := cmd.ArgsLenAtDash(); (dash < 0 && len(args) > 0) || dash > 0 {
+			switch dash := cmd.ArgsLenAtDash(); {
+			case (dash < 0 && len(args) > 0) || dash > 0:
 				return cmdutil.FlagError("unexpected arguments %q: give the client command after --", args)
+			case dash == 0 && len(args) == 0:
+				return cmdutil.FlagError("give the client command after --, e.g. agentrr proxy -- node agent.mjs (or nothing, and no --, to serve until Ctrl-C)")
+			}
+			for flag, v := range map[string]string{"--openai-upstream": opts.OpenAIUpstream, "--anthropic-upstream": opts.AnthropicUpstream} {
+				if err := proxy.CheckUpstream(v); err != nil {
+					return cmdutil.FlagError("%s: %v", flag, err)
+				}
 			}
 			if cmd.Flags().Changed("port") {
 				if cmd.Flags().Changed("listen") {

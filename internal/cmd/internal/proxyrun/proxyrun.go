@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -91,10 +90,8 @@ func announce(opts *Options, srv *proxy.Server) {
 		mode = fmt.Sprintf("replaying run %s (no upstream is contacted)", opts.Config.Replay.TraceID)
 	}
 	fmt.Fprintf(w, "agentrr proxy: listening on %s, %s\n", srv.URL(), mode)
-	if host, _, err := net.SplitHostPort(srv.Addr().String()); err == nil {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			fmt.Fprintf(w, "agentrr proxy: WARNING: listening on %s, beyond loopback, as --listen asked: any host that reaches it can send requests through it with the API keys of this machine's clients, and read what they recorded\n", host)
-		}
+	if !srv.Loopback() {
+		fmt.Fprintf(w, "agentrr proxy: WARNING: listening on %s, beyond loopback, as --listen asked: any host that reaches it can send requests through it (with the API keys of the clients that use it, upstream) and make it record into this store\n", srv.Addr())
 	}
 	if !srv.Replaying() {
 		fmt.Fprintf(w, "agentrr proxy: upstreams: openai %s, anthropic %s\n", srv.Upstream("openai"), srv.Upstream("anthropic"))
