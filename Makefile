@@ -53,10 +53,10 @@ FUZZ_TARGETS = \
 	./replayer:FuzzLoadOTLPJSON \
 	./replayer:FuzzFetchJaeger \
 	./internal/cmd/collect:FuzzReceiver \
-	./otelrr:FuzzParseSSE \
-	./otelrr:FuzzGenAIAttributes \
-	./otelrr:FuzzReplayBody \
-	./otelrr:FuzzRecordedResponse
+	./internal/sse:FuzzParseSSE \
+	./internal/genai:FuzzGenAIAttributes \
+	./internal/httpx:FuzzReplayBody \
+	./internal/httpx:FuzzRecordedResponse
 FUZZTIME ?= 60s
 # A count, not a duration: duration budgets can hit golang/go#75804 (see scripts/fuzz.sh).
 FUZZ_SMOKE_TIME ?= 3000x

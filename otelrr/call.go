@@ -61,7 +61,7 @@ func call[Resp any](ctx context.Context, sp spec, req any, real func(context.Con
 		out, realErr := real(c.ctx)
 		if realErr != nil {
 			callErr = run.rec.errs.recorded(realErr, run.rec.redact.Text(realErr.Error()))
-		} else if respJSON, err = run.rec.redact.canonical(out); err != nil {
+		} else if respJSON, err = run.rec.redact.Canonical(out); err != nil {
 			callErr = fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", sp.kind, sp.name, err)
 		} else if err := json.Unmarshal(respJSON, &resp); err != nil {
 			// Hand the agent what replay will hand it: the decoded record.

@@ -101,5 +101,3 @@ func TestContinueLiveAfterAnEditedPrompt(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
-
-

@@ -12,6 +12,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
 	"github.com/agentrr/agentrr/internal/recording"
+	"github.com/agentrr/agentrr/internal/redact"
 	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -38,7 +39,7 @@ import (
 type Recorder struct {
 	*exporter.Processor
 
-	redact  *redactor          // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
+	redact  *redact.Redactor   // WithRedaction, AGENTRR_REDACT_KEYS; nil: none
 	session replaylink.Session // replay from options/env; nil when recording
 	errs    *errorNames        // WithError
 }

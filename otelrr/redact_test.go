@@ -121,7 +121,7 @@ var redactionRules = otelrr.WithRedaction(
 )
 
 func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
-	t.Setenv(otelrr.EnvRedactionKey, "test-redaction-key")
+	t.Setenv("AGENTRR_REDACTION_KEY", "test-redaction-key")
 	const password = "hunter2-CORRECT-HORSE"
 	dir := t.TempDir()
 	fwd := newOTLPCapture(t)
@@ -170,7 +170,7 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 // secret goes unnoticed (the documented trade-off).
 func TestRedactedValuesStillCountOnReplay(t *testing.T) {
 	record := func(t *testing.T, key string) (dir, id string) {
-		t.Setenv(otelrr.EnvRedactionKey, key)
+		t.Setenv("AGENTRR_REDACTION_KEY", key)
 		dir = t.TempDir()
 		tp := newTP(t, dir, redactionRules)
 		ctx, run, err := tp.StartRun(context.Background(), "login")
@@ -185,7 +185,7 @@ func TestRedactedValuesStillCountOnReplay(t *testing.T) {
 		return dir, run.TraceID()
 	}
 	replay := func(t *testing.T, dir, id, key, password string) (*analyze.Report, bool) {
-		t.Setenv(otelrr.EnvRedactionKey, key)
+		t.Setenv("AGENTRR_REDACTION_KEY", key)
 		store, err := spanlog.OpenExisting(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -239,8 +239,8 @@ func TestRedactedValuesStillCountOnReplay(t *testing.T) {
 
 // AGENTRR_REDACT_KEYS adds key names without a code change.
 func TestRedactKeysFromTheEnvironment(t *testing.T) {
-	t.Setenv(otelrr.EnvRedactKeys, " ssn , Card ")
-	t.Setenv(otelrr.EnvRedactionKey, "k")
+	t.Setenv("AGENTRR_REDACT_KEYS", " ssn , Card ")
+	t.Setenv("AGENTRR_REDACTION_KEY", "k")
 	dir := t.TempDir()
 	tp := newTP(t, dir)
 	ctx, run, err := tp.StartRun(context.Background(), "env")
@@ -271,7 +271,7 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 	for _, sc := range sdkCases {
 		for _, stream := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/stream=%v", sc.name, stream), func(t *testing.T) {
-				t.Setenv(otelrr.EnvRedactionKey, "transport-key")
+				t.Setenv("AGENTRR_REDACTION_KEY", "transport-key")
 				srv := fakeapi.New()
 				defer srv.Close()
 				srv.APIKey = apiKey
@@ -313,7 +313,7 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 // errors.Is still works for the agent, for a registered sentinel, whether
 // or not a pattern changes the error's text.
 func TestRedactionLeavesOtherErrorsAlone(t *testing.T) {
-	t.Setenv(otelrr.EnvRedactionKey, "k")
+	t.Setenv("AGENTRR_REDACTION_KEY", "k")
 	dir := t.TempDir()
 	sentinel := errors.New("not found")
 	tp := newTP(t, dir, redactionRules, otelrr.WithError("not_found", sentinel))

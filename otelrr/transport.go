@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/httpx"
 )
 
 // Transport returns an http.RoundTripper that makes every HTTP exchange
@@ -123,7 +121,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := run.open(req.Context(), ex.sp, ex.reqJSON)
+	c := run.open(req.Context(), ex.sp, ex.RequestJSON)
 	ex.openedAt = run.rr.W.NextIndex(c.branch)
 	// A response (a stream's headers) ends the exchange's time in flight
 	// on its branch; a stream is stored later, when its body ends.
@@ -170,8 +168,8 @@ func deferredStream(c *boundaryCall, openedAt int64) *boundary.Record {
 // record sends req through base and stores the exchange.
 func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*http.Response, error) {
 	out := req.Clone(c.ctx)
-	if ex.body != nil {
-		body := ex.body
+	if ex.Body != nil {
+		body := ex.Body
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
@@ -187,80 +185,68 @@ func (t *transport) record(c *boundaryCall, ex *exchange, req *http.Request) (*h
 		attrs = append(attrs, attribute.String("error.type", fmt.Sprintf("%T", err)))
 		// The client gets what replay will give it: the error's text, with
 		// any secret masked, and the sentinels it matches.
-		retErr := c.run.rec.errs.recorded(err, c.run.rec.redact.Text(ex.secrets.maskString(err.Error())))
+		retErr := c.run.rec.errs.recorded(err, ex.ErrorText(err))
 		if _, serr := c.finish(nil, retErr, attrs...); serr != nil {
 			return nil, serr
 		}
 		return nil, retErr
 	}
 
-	rec := httpResponse{
-		Status:        resp.StatusCode,
-		StatusLine:    resp.Status,
-		Proto:         resp.Proto,
-		Header:        responseHeaders(resp.Header, ex.secrets),
-		ContentLength: resp.ContentLength,
-		NoBody:        resp.Body == nil || resp.Body == http.NoBody,
-	}
-	client := *resp
-	client.Header = http.Header(rec.Header).Clone()
-	client.Trailer = nil
-	client.Request = req
+	rec, client := ex.RecordResponse(resp, req)
 	if rec.NoBody {
 		if resp.Body != nil {
 			resp.Body.Close()
 		}
 		client.Body = http.NoBody
-		if err := t.store(c, ex, &rec); err != nil {
+		if err := t.store(c, ex, rec); err != nil {
 			return nil, err
 		}
-		return &client, nil
+		return client, nil
 	}
-	if isStreamed(resp.Header) {
+	if httpx.IsStreamed(resp.Header) {
 		rec.Stream = true
 		ex.streamAttrs = []attribute.KeyValue{attribute.Int64(boundary.AttrHTTPStreamOpenedAt, ex.openedAt)}
-		client.Body = &recordingBody{rc: resp.Body, onEnd: func(data []byte, chunks []int, readErr error, closedEarly bool) error {
+		client.Body = httpx.NewRecordingBody(resp.Body, func(data []byte, chunks []int, readErr error, closedEarly bool) error {
 			// The client already has these bytes: a stream is redacted
 			// only in what is stored (see WithRedaction).
-			rec.setBody(c.run.rec.redact.Body(ex.secrets.mask(data)))
+			rec.SetBody(ex.StreamBody(data))
 			rec.Chunks = chunks
 			rec.ClosedEarly = closedEarly
 			var endErr error
 			if readErr != nil {
-				re := c.run.rec.errs.recorded(readErr, c.run.rec.redact.Text(ex.secrets.maskString(readErr.Error())))
-				rec.setBodyError(re)
+				re := c.run.rec.errs.recorded(readErr, ex.ErrorText(readErr))
+				rec.SetBodyError(re.Text, re.Matches, re.IsTimeout)
 				endErr = re
 			}
-			if err := t.store(c, ex, &rec); err != nil {
+			if err := t.store(c, ex, rec); err != nil {
 				return err
 			}
 			return endErr
-		}}
-		return &client, nil
+		})
+		return client, nil
 	}
 
 	// A whole body is read before the client sees any of it, so that the
 	// boundary is durable before the client gets the response.
 	data, readErr := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	data = c.run.rec.redact.httpBody(ex.secrets.mask(data), &rec, &client)
-	rec.setBody(data)
+	data = ex.RecordBody(rec, client, data)
 	var endErr error = io.EOF
 	if readErr != nil {
-		re := c.run.rec.errs.recorded(readErr, c.run.rec.redact.Text(ex.secrets.maskString(readErr.Error())))
-		rec.setBodyError(re)
+		re := c.run.rec.errs.recorded(readErr, ex.ErrorText(readErr))
+		rec.SetBodyError(re.Text, re.Matches, re.IsTimeout)
 		endErr = re
 	}
-	if err := t.store(c, ex, &rec); err != nil {
+	if err := t.store(c, ex, rec); err != nil {
 		return nil, err
 	}
-	client.Body = &replayBody{data: data, endErr: endErr}
-	return &client, nil
+	client.Body = httpx.NewReplayBody(data, nil, endErr, nil)
+	return client, nil
 }
 
 // store finishes the boundary of a response: its payload, the GenAI and
 // HTTP attributes, and the durable commit.
-func (t *transport) store(c *boundaryCall, ex *exchange, rec *httpResponse) error {
+func (t *transport) store(c *boundaryCall, ex *exchange, rec *httpx.Response) error {
 	respJSON, err := boundary.Canonical(rec)
 	if err != nil {
 		_, serr := c.finish(nil, fmt.Errorf("otelrr: %s %s: response cannot be recorded: %w", c.sp.kind, c.sp.name, err))
@@ -272,44 +258,15 @@ func (t *transport) store(c *boundaryCall, ex *exchange, rec *httpResponse) erro
 
 // responseAttrs sets the span status and events of a response and returns
 // its attributes.
-func responseAttrs(c *boundaryCall, ex *exchange, rec *httpResponse) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{attribute.Int("http.response.status_code", rec.Status)}
-	if rec.Stream {
-		attrs = append(attrs, attribute.Bool(boundary.AttrHTTPStream, true))
+func responseAttrs(c *boundaryCall, ex *exchange, rec *httpx.Response) []attribute.KeyValue {
+	s := ex.ResponseSpan(rec)
+	if s.Error != "" {
+		c.span.SetStatus(codes.Error, s.Error)
 	}
-	switch {
-	case rec.Status >= 400:
-		attrs = append(attrs, attribute.String("error.type", strconv.Itoa(rec.Status)))
-		c.span.SetStatus(codes.Error, "HTTP "+statusLine(rec))
-	case rec.BodyError != "":
-		attrs = append(attrs, attribute.String("error.type", "body_read"))
-		c.span.SetStatus(codes.Error, "response body: "+rec.BodyError)
-	case ex.api != apiNone:
-		res := parseLLMResponse(ex.api, rec.bodyBytes(), rec.Stream)
-		attrs = append(attrs, c.run.rec.redact.attrs(res.attributes())...)
-		for _, ev := range res.toolCallEvents() {
-			c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(c.run.rec.redact.attrs(ev)...))
-		}
+	for _, ev := range s.ToolCalls {
+		c.span.AddEvent(boundary.EventGenAIToolCall, trace.WithAttributes(ev...))
 	}
-	return attrs
-}
-
-// statusLine is the response's status line ("429 Too Many Requests").
-func statusLine(rec *httpResponse) string {
-	if rec.StatusLine != "" {
-		return rec.StatusLine
-	}
-	return strings.TrimSpace(fmt.Sprintf("%d %s", rec.Status, http.StatusText(rec.Status)))
-}
-
-// isStreamed reports whether a response body is recorded as it streams.
-func isStreamed(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	switch mt {
-	case "text/event-stream", "application/x-ndjson", "application/jsonl", "application/x-jsonlines":
-		return true
-	}
-	return false
+	return s.Attrs
 }
 
 // replay answers req from the recording, without any network access.
@@ -327,7 +284,7 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 				// tell the request's trace hooks the same (SDKs decide from
 				// them whether resending is safe).
 				if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.GetConn != nil {
-					tr.GetConn(ex.hostPort)
+					tr.GetConn(ex.HostPort)
 				}
 			}
 		}
@@ -337,7 +294,7 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 		return nil, err
 	}
 	recorded := c.replayed
-	var rec httpResponse
+	var rec httpx.Response
 	if err := json.Unmarshal(recorded.Response, &rec); err != nil {
 		err = fmt.Errorf("otelrr: replay seq %d (%s %s): the recorded response is not an HTTP response: %w", recorded.Seq, c.sp.kind, c.sp.name, err)
 		if _, serr := c.finish(nil, err); serr != nil {
@@ -346,35 +303,14 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 		return nil, err
 	}
 
-	header := http.Header(rec.Header).Clone()
-	if header == nil {
-		header = http.Header{}
-	}
+	header := rec.CloneHeader()
 	var skipped []attribute.KeyValue
 	if t.retriedNext(c, &rec) {
 		// The client retried this response at once in the recording (the
 		// next boundary is the same request): serve it without a wait.
-		// Retry-After-Ms, which both SDKs read first, says 0; a Retry-After
-		// that was there stays there, saying 0 too.
-		was := fmt.Sprintf("Retry-After-Ms=%q Retry-After=%q", header.Get("Retry-After-Ms"), header.Get("Retry-After"))
-		if header.Get("Retry-After") != "" {
-			header.Set("Retry-After", "0")
-		}
-		header.Set("Retry-After-Ms", "0")
-		skipped = append(skipped, attribute.String(boundary.AttrHTTPRetryWaitSkipped, was))
+		skipped = append(skipped, attribute.String(boundary.AttrHTTPRetryWaitSkipped, httpx.ZeroRetryWait(header)))
 	}
-	resp := &http.Response{
-		Status:        statusLine(&rec),
-		StatusCode:    rec.Status,
-		Proto:         rec.Proto,
-		Header:        header,
-		ContentLength: rec.ContentLength,
-		Request:       req,
-	}
-	if resp.Proto == "" {
-		resp.Proto = "HTTP/1.1"
-	}
-	resp.ProtoMajor, resp.ProtoMinor, _ = http.ParseHTTPVersion(resp.Proto)
+	resp := rec.HTTPResponse(req, header)
 
 	respJSON := recorded.Response
 	finish := func() error {
@@ -403,36 +339,30 @@ func (t *transport) replay(c *boundaryCall, ex *exchange, req *http.Request, def
 		resp.Body = http.NoBody
 		return resp, nil
 	}
-	body := &replayBody{data: rec.bodyBytes(), endErr: io.EOF}
+	data := rec.BodyBytes()
+	var endErr error = io.EOF
 	switch {
 	case rec.BodyError != "":
-		body.endErr = c.run.rec.errs.replayed(rec.BodyError, rec.BodyErrorIs, rec.BodyErrorTimeout, rec.BodyErrorIs != nil)
+		endErr = c.run.rec.errs.replayed(rec.BodyError, rec.BodyErrorIs, rec.BodyErrorTimeout, rec.BodyErrorIs != nil)
 	case rec.ClosedEarly:
-		body.endErr = fmt.Errorf("otelrr: replay seq %d (%s %s): the recording ends here: the client closed this response body after %d bytes when recording", recorded.Seq, c.sp.kind, c.sp.name, len(body.data))
+		endErr = fmt.Errorf("otelrr: replay seq %d (%s %s): the recording ends here: the client closed this response body after %d bytes when recording", recorded.Seq, c.sp.kind, c.sp.name, len(data))
 	}
-	if rec.Stream {
-		body.chunks = rec.Chunks
-		body.onEnd = finish
-	} else if err := finish(); err != nil {
-		return nil, err
+	if !rec.Stream {
+		if err := finish(); err != nil {
+			return nil, err
+		}
+		resp.Body = httpx.NewReplayBody(data, nil, endErr, nil)
+		return resp, nil
 	}
-	resp.Body = body
+	resp.Body = httpx.NewReplayBody(data, rec.Chunks, endErr, finish)
 	return resp, nil
 }
 
 // retriedNext reports whether the recorded response is one the client
 // retried: its status is one SDKs retry (408, 409, 429, ≥ 500, or
 // x-should-retry: true) and the next recorded boundary is the same request.
-func (t *transport) retriedNext(c *boundaryCall, rec *httpResponse) bool {
-	retryable := rec.Status == http.StatusRequestTimeout || rec.Status == http.StatusConflict ||
-		rec.Status == http.StatusTooManyRequests || rec.Status >= 500
-	switch strings.ToLower(http.Header(rec.Header).Get("X-Should-Retry")) {
-	case "true":
-		retryable = true
-	case "false":
-		retryable = false
-	}
-	if !retryable {
+func (t *transport) retriedNext(c *boundaryCall, rec *httpx.Response) bool {
+	if !rec.Retryable() {
 		return false
 	}
 	recs := c.run.session.BranchRecords(c.branch)

@@ -114,7 +114,6 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 // TraceID returns the run's trace id.
 func (w *RunWriter) TraceID() string { return w.id }
 
-
 // ErrRunClosed is returned by writes to a run that has been finished or closed.
 var ErrRunClosed = errors.New("run is already finished")
 

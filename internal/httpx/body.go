@@ -1,4 +1,4 @@
-package otelrr
+package httpx
 
 import (
 	"errors"
@@ -10,13 +10,21 @@ import (
 // after Close.
 var errReadAfterClose = errors.New("http: read on closed response body")
 
-// recordingBody tees a streamed response body as the client reads it: the
-// client gets each read's bytes at once (nothing is buffered ahead of it),
-// and the bytes and the size of every read are kept. When the body ends —
-// its end or an error is read, or the client closes it — onEnd stores the
-// boundary and returns the error the last Read or Close returns instead of
-// the body's own (a failure to store it, or the read error as recorded),
-// nil to keep the body's own.
+// NewRecordingBody tees rc, a streamed response body, as the client reads
+// it: the client gets each read's bytes at once (nothing is buffered ahead
+// of it), and the bytes and the size of every read are kept. When the body
+// ends — its end or an error is read, or the client closes it — onEnd runs
+// once with what was read (readErr is nil at a clean end; closedEarly is
+// true when the client closed the body before its end) and returns the
+// error the last Read or Close returns instead of the body's own (a
+// failure to store the boundary, or the read error as recorded), nil to
+// keep the body's own. data is the body's own buffer, handed over to onEnd.
+// Close closes rc.
+func NewRecordingBody(rc io.ReadCloser, onEnd func(data []byte, chunks []int, readErr error, closedEarly bool) error) io.ReadCloser {
+	return &recordingBody{rc: rc, onEnd: onEnd}
+}
+
+// recordingBody is what NewRecordingBody returns.
 type recordingBody struct {
 	rc    io.ReadCloser
 	onEnd func(data []byte, chunks []int, readErr error, closedEarly bool) error
@@ -66,11 +74,18 @@ func (b *recordingBody) Close() error {
 	return err
 }
 
-// replayBody serves a recorded body: its bytes, in the recorded read sizes
-// when chunks is set (never more per read than the recorded read had),
-// then endErr (io.EOF, or the recorded read error). onEnd, when set, runs
-// once when the end is read or the body is closed, and its error replaces
-// endErr.
+// NewReplayBody serves a recorded body: the bytes of data, in the recorded
+// read sizes when chunks is set (never more per read than the recorded
+// read had), then endErr (io.EOF, or the recorded read error) on every
+// later read. onEnd, when not nil, runs once when the end is read or the
+// body is closed, and its error, when not nil, replaces endErr. A read
+// after Close fails as net/http's response bodies do. data is not copied:
+// the caller must not modify it.
+func NewReplayBody(data []byte, chunks []int, endErr error, onEnd func() error) io.ReadCloser {
+	return &replayBody{data: data, chunks: chunks, endErr: endErr, onEnd: onEnd}
+}
+
+// replayBody is what NewReplayBody returns.
 type replayBody struct {
 	data   []byte
 	chunks []int

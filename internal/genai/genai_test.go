@@ -1,4 +1,4 @@
-package otelrr
+package genai
 
 import (
 	"encoding/json"
@@ -18,45 +18,45 @@ func genaiAttrMap(attrs []attribute.KeyValue) map[string]attribute.Value {
 	return m
 }
 
-func TestRecogniseAPI(t *testing.T) {
+func TestRecognise(t *testing.T) {
 	for _, c := range []struct {
 		method, path string
-		want         llmAPI
+		want         API
 	}{
-		{"POST", "/v1/chat/completions", apiOpenAIChat},
-		{"POST", "/openai/deployments/gpt4/chat/completions", apiOpenAIChat},
-		{"POST", "/v1/responses", apiOpenAIResponses},
-		{"POST", "/v1/messages", apiAnthropicMessages},
-		{"POST", "/v1/messages/count_tokens", apiNone},
-		{"POST", "/v1/threads/t1/messages", apiNone},
-		{"GET", "/v1/chat/completions", apiNone},
-		{"POST", "/v1/embeddings", apiNone},
+		{"POST", "/v1/chat/completions", OpenAIChat},
+		{"POST", "/openai/deployments/gpt4/chat/completions", OpenAIChat},
+		{"POST", "/v1/responses", OpenAIResponses},
+		{"POST", "/v1/messages", AnthropicMessages},
+		{"POST", "/v1/messages/count_tokens", None},
+		{"POST", "/v1/threads/t1/messages", None},
+		{"GET", "/v1/chat/completions", None},
+		{"POST", "/v1/embeddings", None},
 	} {
-		if got := recogniseAPI(c.method, c.path); got != c.want {
-			t.Errorf("recogniseAPI(%s %s) = %d, want %d", c.method, c.path, got, c.want)
+		if got := Recognise(c.method, c.path); got != c.want {
+			t.Errorf("Recognise(%s %s) = %d, want %d", c.method, c.path, got, c.want)
 		}
 	}
-	if p := providerName(apiOpenAIChat, "api.groq.com"); p != "groq" {
+	if p := ProviderName(OpenAIChat, "api.groq.com"); p != "groq" {
 		t.Errorf("provider for api.groq.com = %q", p)
 	}
-	if p := providerName(apiOpenAIChat, "my.openai.azure.com"); p != "azure.ai.openai" {
+	if p := ProviderName(OpenAIChat, "my.openai.azure.com"); p != "azure.ai.openai" {
 		t.Errorf("provider for Azure = %q", p)
 	}
-	if p := providerName(apiAnthropicMessages, "127.0.0.1"); p != "anthropic" {
+	if p := ProviderName(AnthropicMessages, "127.0.0.1"); p != "anthropic" {
 		t.Errorf("provider for a local Anthropic fake = %q", p)
 	}
 }
 
-func TestParseLLMRequestParameters(t *testing.T) {
-	req, ok := parseLLMRequest(apiOpenAIChat, []byte(`{"model":"gpt-4o","temperature":0.3,"top_p":0.9,"max_tokens":10,"max_completion_tokens":20,
+func TestParseRequestParameters(t *testing.T) {
+	req, ok := ParseRequest(OpenAIChat, []byte(`{"model":"gpt-4o","temperature":0.3,"top_p":0.9,"max_tokens":10,"max_completion_tokens":20,
 		"seed":7,"n":2,"stop":"END","frequency_penalty":0.1,"presence_penalty":0.2,
 		"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"x"}}]},
 		{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},
 		{"role":"tool","tool_call_id":"c1","content":"42"}]}`))
-	if !ok || req.model != "gpt-4o" {
-		t.Fatalf("parse: %v %q", ok, req.model)
+	if !ok || req.Model != "gpt-4o" {
+		t.Fatalf("parse: %v %q", ok, req.Model)
 	}
-	a := genaiAttrMap(req.attrs)
+	a := genaiAttrMap(req.Attributes)
 	if a[boundary.GenAIRequestTemperature].AsFloat64() != 0.3 || a[boundary.GenAIRequestTopP].AsFloat64() != 0.9 ||
 		a[boundary.GenAIRequestMaxTokens].AsInt64() != 20 || a[boundary.GenAIRequestSeed].AsInt64() != 7 ||
 		a[boundary.GenAIRequestChoiceCount].AsInt64() != 2 || !slices.Equal(a[boundary.GenAIRequestStopSequences].AsStringSlice(), []string{"END"}) ||
@@ -71,25 +71,25 @@ func TestParseLLMRequestParameters(t *testing.T) {
 		t.Errorf("input messages\n got %s\nwant %s", got, wantIn)
 	}
 
-	if _, ok := parseLLMRequest(apiOpenAIChat, []byte(`{"messages":[]}`)); ok {
+	if _, ok := ParseRequest(OpenAIChat, []byte(`{"messages":[]}`)); ok {
 		t.Error("a body without a model parsed as an LLM request")
 	}
-	if _, ok := parseLLMRequest(apiOpenAIChat, []byte(`not json`)); ok {
+	if _, ok := ParseRequest(OpenAIChat, []byte(`not json`)); ok {
 		t.Error("a body that is not JSON parsed as an LLM request")
 	}
 
-	req, _ = parseLLMRequest(apiOpenAIResponses, []byte(`{"model":"gpt-5","instructions":"be kind","input":"hello","max_output_tokens":99}`))
-	a = genaiAttrMap(req.attrs)
+	req, _ = ParseRequest(OpenAIResponses, []byte(`{"model":"gpt-5","instructions":"be kind","input":"hello","max_output_tokens":99}`))
+	a = genaiAttrMap(req.Attributes)
 	if a[boundary.GenAIRequestMaxTokens].AsInt64() != 99 ||
 		a[boundary.GenAISystemInstructions].AsString() != `[{"type":"text","content":"be kind"}]` ||
 		a[boundary.GenAIInputMessages].AsString() != `[{"role":"user","parts":[{"type":"text","content":"hello"}]}]` {
 		t.Errorf("responses request attributes %v", a)
 	}
 
-	req, _ = parseLLMRequest(apiAnthropicMessages, []byte(`{"model":"claude","max_tokens":5,"top_k":3,"stop_sequences":["X"],"system":"sys",
+	req, _ = ParseRequest(AnthropicMessages, []byte(`{"model":"claude","max_tokens":5,"top_k":3,"stop_sequences":["X"],"system":"sys",
 		"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{"a":1}}]},
 		{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"r"}]}]}]}`))
-	a = genaiAttrMap(req.attrs)
+	a = genaiAttrMap(req.Attributes)
 	const wantAn = `[{"role":"user","parts":[{"type":"text","content":"q"}]},` +
 		`{"role":"assistant","parts":[{"type":"tool_call","id":"t1","name":"f","arguments":{"a":1}}]},` +
 		`{"role":"tool","parts":[{"type":"tool_call_response","id":"t1","response":"r"}]}]`
@@ -105,9 +105,9 @@ func TestParseOpenAIResponses(t *testing.T) {
 		{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Let me check."}]},
 		{"type":"function_call","call_id":"call_9","name":"lookup","arguments":"{\"id\":\"A-1\"}"}],
 		"usage":{"input_tokens":11,"output_tokens":7,"input_tokens_details":{"cached_tokens":3}}}`
-	check := func(name string, r *llmResult) {
+	check := func(name string, r *Result) {
 		t.Helper()
-		a := genaiAttrMap(r.attributes())
+		a := genaiAttrMap(r.Attributes())
 		if a[boundary.GenAIResponseID].AsString() != "resp_1" || a[boundary.GenAIResponseModel].AsString() != "gpt-5-2025" ||
 			a[boundary.GenAIInputTokens].AsInt64() != 11 || a[boundary.GenAIOutputTokens].AsInt64() != 7 ||
 			a[boundary.GenAIUsageCacheReadTokens].AsInt64() != 3 ||
@@ -123,12 +123,12 @@ func TestParseOpenAIResponses(t *testing.T) {
 			t.Errorf("%s: tool calls %+v", name, r.toolCalls)
 		}
 	}
-	check("json", parseLLMResponse(apiOpenAIResponses, []byte(resp), false))
+	check("json", ParseResponse(OpenAIResponses, []byte(resp), false))
 	compact, _ := json.Marshal(json.RawMessage(resp))
 	stream := "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}\n\n" +
 		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Let\"}\n\n" +
 		"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":" + string(compact) + "}\n\n"
-	check("stream", parseLLMResponse(apiOpenAIResponses, []byte(stream), true))
+	check("stream", ParseResponse(OpenAIResponses, []byte(stream), true))
 }
 
 func TestParseOpenAIChatStreamTwoChoices(t *testing.T) {
@@ -141,8 +141,8 @@ data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index
 data: [DONE]
 
 `
-	r := parseLLMResponse(apiOpenAIChat, []byte(stream), true)
-	a := genaiAttrMap(r.attributes())
+	r := ParseResponse(OpenAIChat, []byte(stream), true)
+	a := genaiAttrMap(r.Attributes())
 	const want = `[{"role":"assistant","parts":[{"type":"text","content":"A"},{"type":"tool_call","id":"t","name":"f","arguments":{"x":1}}],"finish_reason":"tool_call"},` +
 		`{"role":"assistant","parts":[{"type":"text","content":"Bb"}],"finish_reason":"stop"}]`
 	if got := a[boundary.GenAIOutputMessages].AsString(); got != want {
@@ -157,10 +157,10 @@ data: [DONE]
 }
 
 func TestParseAnthropicUsageCountsCachedInput(t *testing.T) {
-	r := parseLLMResponse(apiAnthropicMessages, []byte(`{"id":"msg","model":"claude","role":"assistant",
+	r := ParseResponse(AnthropicMessages, []byte(`{"id":"msg","model":"claude","role":"assistant",
 		"content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"hi"},{"type":"tool_use","id":"tu","name":"f","input":"not an object"}],
 		"stop_reason":"max_tokens","usage":{"input_tokens":10,"output_tokens":4,"cache_read_input_tokens":100,"cache_creation_input_tokens":5}}`), false)
-	a := genaiAttrMap(r.attributes())
+	a := genaiAttrMap(r.Attributes())
 	if a[boundary.GenAIInputTokens].AsInt64() != 115 || a[boundary.GenAIUsageCacheReadTokens].AsInt64() != 100 ||
 		a[boundary.GenAIUsageCacheCreationTokens].AsInt64() != 5 || a[boundary.GenAIOutputTokens].AsInt64() != 4 {
 		t.Errorf("usage %v", a)
@@ -173,57 +173,13 @@ func TestParseAnthropicUsageCountsCachedInput(t *testing.T) {
 }
 
 func TestParseResponseNeverFails(t *testing.T) {
-	for _, api := range []llmAPI{apiOpenAIChat, apiOpenAIResponses, apiAnthropicMessages} {
+	for _, api := range []API{OpenAIChat, OpenAIResponses, AnthropicMessages} {
 		for _, body := range []string{"", "null", "[]", "{", `{"choices":"x","content":7,"output":{}}`, "data: {\n\n", "event: x\n"} {
 			for _, stream := range []bool{false, true} {
-				r := parseLLMResponse(api, []byte(body), stream)
-				_ = r.attributes()
-				_ = r.toolCallEvents()
+				r := ParseResponse(api, []byte(body), stream)
+				_ = r.Attributes()
+				_ = r.ToolCallEvents()
 			}
 		}
-	}
-}
-
-func TestParseSSE(t *testing.T) {
-	body := ": comment\r\nevent: a\r\ndata: one\r\ndata:two\r\n\r\n" +
-		"data: {\"x\":1}\n\n" +
-		"event: ping\n\n" +
-		"data: three\r\rdata: cut"
-	got := parseSSE([]byte(body))
-	want := []sseEvent{{"a", []byte("one\ntwo")}, {"", []byte(`{"x":1}`)}, {"ping", nil}, {"", []byte("three")}}
-	if len(got) != len(want) {
-		t.Fatalf("events %q, want %q", got, want)
-	}
-	for i := range want {
-		if got[i].Type != want[i].Type || string(got[i].Data) != string(want[i].Data) {
-			t.Errorf("event %d = %q %q, want %q %q", i, got[i].Type, got[i].Data, want[i].Type, want[i].Data)
-		}
-	}
-}
-
-func TestSecretNames(t *testing.T) {
-	for _, n := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "api-key", "x-goog-api-key",
-		"X-Amz-Security-Token", "access_token", "key", "sig", "Ocp-Apim-Subscription-Key", "X-Auth-Token", "client_secret"} {
-		if !isSecretName(n) {
-			t.Errorf("%s is not taken for a secret", n)
-		}
-	}
-	for _, n := range []string{"Content-Type", "X-Stainless-Retry-Count", "anthropic-version", "x-ratelimit-remaining-tokens",
-		"anthropic-ratelimit-input-tokens-remaining", "openai-organization", "X-Request-Id", "traceparent", "limit"} {
-		if isSecretName(n) {
-			t.Errorf("%s is taken for a secret", n)
-		}
-	}
-}
-
-func TestSecretsMask(t *testing.T) {
-	var s secrets = [][]byte{[]byte("sk-abcdefgh-long"), []byte("sk-abcdefgh")}
-	got := string(s.mask([]byte("a sk-abcdefgh-long b sk-abcdefgh c sk-abcdefgh")))
-	if want := "a **************** b *********** c ***********"; got != want {
-		t.Errorf("mask = %q, want %q", got, want)
-	}
-	in := []byte("nothing to hide")
-	if out := s.mask(in); &out[0] != &in[0] {
-		t.Error("mask copied a slice with nothing to mask")
 	}
 }

@@ -1,4 +1,4 @@
-package otelrr
+package httpx
 
 import (
 	"net/http"
@@ -64,17 +64,17 @@ func TestCaptureRequest(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ex, err := captureRequest(c.req)
+			ex, err := Capture(c.req, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ex.sp.kind != c.kind || ex.sp.name != c.bname {
-				t.Errorf("boundary %s %q, want %s %q", ex.sp.kind, ex.sp.name, c.kind, c.bname)
+			if ex.Kind != c.kind || ex.Name != c.bname {
+				t.Errorf("boundary %s %q, want %s %q", ex.Kind, ex.Name, c.kind, c.bname)
 			}
-			if string(ex.reqJSON) != c.wantJSON {
-				t.Errorf("request\n got %s\nwant %s", ex.reqJSON, c.wantJSON)
+			if string(ex.RequestJSON) != c.wantJSON {
+				t.Errorf("request\n got %s\nwant %s", ex.RequestJSON, c.wantJSON)
 			}
-			for _, kv := range ex.sp.attrs {
+			for _, kv := range ex.Attrs {
 				if v := kv.Value.String(); strings.Contains(v, "SECRET") || strings.Contains(v, "sk-secret") {
 					t.Errorf("attribute %s = %s holds a secret", kv.Key, v)
 				}
@@ -82,9 +82,9 @@ func TestCaptureRequest(t *testing.T) {
 		})
 	}
 	// The body sent is the body given, secrets included.
-	ex, _ := captureRequest(newReq("POST", "http://h/login", "application/json", `{"echo":"sk-secret-0123456789"}`, "X-Api-Key", "sk-secret-0123456789"))
-	if string(ex.body) != `{"echo":"sk-secret-0123456789"}` {
-		t.Errorf("the body sent was changed: %s", ex.body)
+	ex, _ := Capture(newReq("POST", "http://h/login", "application/json", `{"echo":"sk-secret-0123456789"}`, "X-Api-Key", "sk-secret-0123456789"), nil)
+	if string(ex.Body) != `{"echo":"sk-secret-0123456789"}` {
+		t.Errorf("the body sent was changed: %s", ex.Body)
 	}
 }
 
@@ -96,11 +96,11 @@ func TestCaptureRequestMultipartBoundaryDoesNotCount(t *testing.T) {
 	for _, b := range []string{"1a2b3c", "9z8y7x"} {
 		req, _ := http.NewRequest("POST", "http://h/v1/files", strings.NewReader(body(b)))
 		req.Header.Set("Content-Type", "multipart/form-data; boundary="+b)
-		ex, err := captureRequest(req)
+		ex, err := Capture(req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sigs = append(sigs, string(ex.reqJSON))
+		sigs = append(sigs, string(ex.RequestJSON))
 	}
 	if sigs[0] != sigs[1] {
 		t.Errorf("two uploads differing only in their boundary: %s vs %s", sigs[0], sigs[1])

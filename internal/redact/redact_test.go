@@ -1,4 +1,4 @@
-package otelrr
+package redact
 
 import (
 	"regexp"
@@ -6,11 +6,21 @@ import (
 	"testing"
 )
 
-func mustRedactor(t *testing.T, key string, rules ...RedactRule) *redactor {
+func mustRule(t *testing.T) func(Rule, error) Rule {
+	return func(r Rule, err error) Rule {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+}
+
+func mustRedactor(t *testing.T, key string, rules ...Rule) *Redactor {
 	t.Helper()
-	t.Setenv(EnvRedactionKey, key)
-	t.Setenv(EnvRedactKeys, "")
-	r, err := newRedactor(rules)
+	t.Setenv(EnvKey, key)
+	t.Setenv(EnvKeys, "")
+	r, err := New(rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,11 +30,12 @@ func mustRedactor(t *testing.T, key string, rules ...RedactRule) *redactor {
 var emailRE = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
 
 func TestRedactorRules(t *testing.T) {
+	rule := mustRule(t)
 	r := mustRedactor(t, "k1",
-		RedactKey("Password", "token"),
-		RedactPath("messages[*].content"),
-		RedactPath(`meta["user id"]`),
-		RedactPattern(emailRE))
+		rule(Key("Password", "token")),
+		rule(Path("messages[*].content")),
+		rule(Path(`meta["user id"]`)),
+		rule(Pattern(emailRE)))
 	in := `{"meta":{"user id":42,"x":1},"messages":[{"content":"a","role":"user"},{"content":{"nested":true},"role":"assistant"}],"note":"write to bob@example.com or eve@example.org","password":"hunter2","auth":{"TOKEN":["t1","t2"]},"n":1.50}`
 	out := string(r.JSON([]byte(in)))
 	for _, leaked := range []string{"hunter2", "bob@example.com", "eve@example.org", `"t1"`, `"a"`, "nested", `"user id":42`} {
@@ -41,7 +52,7 @@ func TestRedactorRules(t *testing.T) {
 		t.Errorf("redacting twice changed the document:\n%s\n%s", out, again)
 	}
 	// Tags are keyed: another key, other tags; the same value, the same tag.
-	other := mustRedactor(t, "k2", RedactKey("password"))
+	other := mustRedactor(t, "k2", rule(Key("password")))
 	a := string(r.JSON([]byte(`{"password":"hunter2"}`)))
 	b := string(other.JSON([]byte(`{"password":"hunter2"}`)))
 	c := string(r.JSON([]byte(`{"password":"hunter3"}`)))
@@ -52,7 +63,7 @@ func TestRedactorRules(t *testing.T) {
 		t.Errorf("tag format: %s", a)
 	}
 	// Without a key: a plain marker, the same whatever the value.
-	plain := mustRedactor(t, "", RedactKey("password"))
+	plain := mustRedactor(t, "", rule(Key("password")))
 	if p1, p2 := string(plain.JSON([]byte(`{"password":"x"}`))), string(plain.JSON([]byte(`{"password":"y"}`))); p1 != `{"password":"[redacted]"}` || p1 != p2 {
 		t.Errorf("without a key: %s, %s", p1, p2)
 	}
@@ -60,7 +71,7 @@ func TestRedactorRules(t *testing.T) {
 	if got := string(r.JSON([]byte("not json"))); got != "not json" {
 		t.Errorf("non-JSON: %q", got)
 	}
-	var none *redactor
+	var none *Redactor
 	if got := string(none.JSON([]byte(in))); got != in {
 		t.Error("a nil redactor changed the document")
 	}
@@ -77,14 +88,24 @@ func TestRedactPathSyntax(t *testing.T) {
 			t.Errorf("parsePath(%q) accepted", bad)
 		}
 	}
-	t.Setenv(EnvRedactKeys, "")
-	if _, err := newRedactor([]RedactRule{RedactPath("a[")}); err == nil {
+	if _, err := Path("a["); err == nil {
 		t.Error("a malformed path rule was accepted")
+	}
+	if _, err := Key(" ", ""); err == nil {
+		t.Error("a key rule without a name was accepted")
+	}
+	if _, err := Pattern(nil); err == nil {
+		t.Error("a nil pattern was accepted")
+	}
+	t.Setenv(EnvKeys, " , ")
+	if _, err := New(nil); err == nil {
+		t.Errorf("%s naming no key was accepted", EnvKeys)
 	}
 }
 
 func TestRedactBodies(t *testing.T) {
-	r := mustRedactor(t, "k", RedactKey("secret"), RedactPattern(emailRE))
+	rule := mustRule(t)
+	r := mustRedactor(t, "k", rule(Key("secret")), rule(Pattern(emailRE)))
 	sse := "event: x\ndata: {\"secret\":\"s1\",\"text\":\"hi bob@example.com\"}\n\ndata: [DONE]\n\n"
 	out := string(r.Body([]byte(sse)))
 	if strings.Contains(out, "s1") || strings.Contains(out, "bob@example.com") || !strings.HasSuffix(out, "data: [DONE]\n\n") || !strings.HasPrefix(out, "event: x\n") {
