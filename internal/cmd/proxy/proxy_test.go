@@ -72,12 +72,11 @@ var replayWithRE = regexp.MustCompile(`replay with: agentrr replay --from-trace 
 func TestProxyRecordsAClientCommandAndReplaysIt(t *testing.T) {
 	store := t.TempDir()
 	fake := fakeapi.New()
-	code, out, errOut := agentrr(t, context.Background(), "--store", store, "proxy", "--openai-upstream", fake.URL, "--")
-	if code != 2 {
+	if code, _, _ := agentrr(t, context.Background(), "--store", store, "proxy", "--openai-upstream", fake.URL, "--"); code != 2 {
 		t.Errorf("-- without a command: exit %d", code)
 	}
 	t.Setenv("OPENAI_API_KEY", "sk-test")
-	code, out, errOut = agentrr(t, context.Background(), append([]string{"--store", store, "proxy", "--openai-upstream", fake.URL, "--"}, clientCmd("chat")...)...)
+	code, out, errOut := agentrr(t, context.Background(), append([]string{"--store", store, "proxy", "--openai-upstream", fake.URL, "--"}, clientCmd("chat")...)...)
 	fake.Close()
 	m := replayWithRE.FindStringSubmatch(out)
 	if code != 0 || m == nil || !strings.Contains(out, "client got 200") || !strings.Contains(out, "recorded 1 run:") {
