@@ -161,6 +161,10 @@ func conclude(opts *Options, res *proxy.Result, runErr error) error {
 	switch {
 	case !rep.Faithful():
 		return cmdutil.SilentExit(cmdutil.ExitDiverged)
+	case rep.Stopped != nil:
+		// Stopped on request (--until-seq): how the client took it is its
+		// affair.
+		return nil
 	case runErr != nil:
 		return cmdutil.Exit(cmdutil.ExitAgent, "the client command failed (%v) without diverging from the recording", runErr)
 	}
