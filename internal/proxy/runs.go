@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -45,7 +45,6 @@ type proxyRun struct {
 	// spans and reqs choose the branches of requests with a traceparent
 	// (by parent span) and without one (one by one).
 	spans, reqs *resolver
-	requests    atomic.Int64 // numbers the requests without a traceparent
 }
 
 // startRun starts a run named name in the trace of the span in ctx, if any.
@@ -137,20 +136,33 @@ func (s *Server) boundaryContext(r *http.Request, key requestKey) (context.Conte
 	if branchPath != nil {
 		return pr.branch(branchPath), pr, nil
 	}
-	var branch string
-	var div *analyze.Divergence
 	if sc.IsValid() {
-		branch, div = pr.spans.assign(sc.SpanID().String(), key)
-	} else {
-		branch, div = pr.reqs.assign(strconv.FormatInt(pr.requests.Add(1), 10), key)
-	}
-	if div != nil {
-		// Observe mode goes on with the first of the candidates.
-		if err := s.ambiguous(*div); s.strict {
+		branch, div := pr.spans.assign(sc.SpanID().String(), key)
+		if err := s.check(div); err != nil {
 			return nil, pr, err
 		}
+		return pr.branch([]string{branch}), pr, nil
 	}
-	return pr.branch([]string{branch}), pr, nil
+	// A branch for this request alone: its name is never asked for again,
+	// so nothing about it is kept.
+	branch, div := pr.reqs.assign("", key)
+	if err := s.check(div); err != nil {
+		return nil, pr, err
+	}
+	return otelrr.Branch(pr.ctx, branch), pr, nil
+}
+
+// check records an ambiguity the resolver found, if any, and returns the
+// error the request gets: in strict mode; observe mode goes on with the
+// first of the candidates.
+func (s *Server) check(div *analyze.Divergence) error {
+	if div == nil {
+		return nil
+	}
+	if err := s.ambiguous(*div); s.strict {
+		return err
+	}
+	return nil
 }
 
 // branch returns the context of the branch path, started the first time it
@@ -185,43 +197,54 @@ func (s *Server) ambiguous(d analyze.Divergence) error {
 }
 
 // requestKey is what a request's first boundary is recognised by on
-// replay: method, upstream path and body, as the transport records them.
-type requestKey struct {
-	method, path string
-	json         []byte // canonical JSON body, or nil
-	text         []byte // the body when it is not JSON
-}
+// replay: method, upstream path and body, as the transport records them
+// (a JSON body in canonical form, any other as its bytes), hashed.
+type requestKey [sha256.Size]byte
 
 func newRequestKey(method, path string, body []byte) requestKey {
-	k := requestKey{method: method, path: path}
 	if canon, err := boundary.CanonicalizeJSON(body); err == nil && len(body) > 0 {
-		k.json = canon
-	} else {
-		k.text = body
+		return keyOf(method, path, 'j', canon)
 	}
+	return keyOf(method, path, 'b', body)
+}
+
+func keyOf(method, path string, form byte, body []byte) requestKey {
+	h := sha256.New()
+	h.Write([]byte(method))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
+	h.Write([]byte{0, form})
+	h.Write(body)
+	var k requestKey
+	h.Sum(k[:0])
 	return k
 }
 
-// matches reports whether a recorded request (canonical JSON, as
-// otelrr.Transport stores it) is this request.
-func (k requestKey) matches(recorded []byte) bool {
+// recordedKey is the key of a request as otelrr.Transport stored it:
+// canonical JSON of its method, path, and body (JSON), body_text or
+// body_base64.
+func recordedKey(recorded []byte) (requestKey, bool) {
 	var r struct {
-		Method   string          `json:"method"`
-		Path     string          `json:"path"`
-		Body     json.RawMessage `json:"body"`
-		BodyText *string         `json:"body_text"`
+		Method     string          `json:"method"`
+		Path       string          `json:"path"`
+		Body       json.RawMessage `json:"body"`
+		BodyText   *string         `json:"body_text"`
+		BodyBase64 []byte          `json:"body_base64"`
 	}
-	if json.Unmarshal(recorded, &r) != nil || r.Method != k.method || r.Path != k.path {
-		return false
+	if json.Unmarshal(recorded, &r) != nil {
+		return requestKey{}, false
 	}
-	if k.json != nil {
+	switch {
+	case len(r.Body) > 0:
 		canon, err := boundary.CanonicalizeJSON(r.Body)
-		return err == nil && bytes.Equal(canon, k.json)
+		if err != nil {
+			return requestKey{}, false
+		}
+		return keyOf(r.Method, r.Path, 'j', canon), true
+	case r.BodyText != nil:
+		return keyOf(r.Method, r.Path, 'b', []byte(*r.BodyText)), true
 	}
-	if r.BodyText != nil {
-		return *r.BodyText == string(k.text)
-	}
-	return len(k.text) == 0 && len(r.Body) == 0
+	return keyOf(r.Method, r.Path, 'b', r.BodyBase64), true
 }
 
 // resolver gives requests branches of their own whose names do not depend
@@ -252,18 +275,23 @@ func (k requestKey) matches(recorded []byte) bool {
 type resolver struct {
 	prefix string
 
-	mu       sync.Mutex
-	byID     map[string]string // identity → branch name
-	started  int               // recording: branches started so far
-	replay   bool
-	recorded []recordedBranch // replaying: the recording's branches of prefix, in order
-	taken    map[string]bool
-	extra    int
+	mu      sync.Mutex
+	byID    map[string]string // identity → branch name
+	started int               // recording: branches started so far
+	// Replaying: the recording's branches of prefix in order, the indexes
+	// of those with each first request, the first not yet taken, and the
+	// number of branches made past them.
+	replay    bool
+	recorded  []recordedBranch
+	byKey     map[requestKey][]int
+	firstFree int
+	extra     int
 }
 
 type recordedBranch struct {
 	name  string
 	first *boundary.Record
+	taken bool
 }
 
 // Branch name prefixes of the resolvers: requests with a traceparent by
@@ -281,7 +309,7 @@ func newResolver(prefix string) *resolver {
 
 // newReplayResolver returns the resolver of prefix for replaying rec.
 func newReplayResolver(prefix string, rec *replayer.Recording) *resolver {
-	rs := &resolver{prefix: prefix, byID: map[string]string{}, replay: true, taken: map[string]bool{}}
+	rs := &resolver{prefix: prefix, byID: map[string]string{}, replay: true, byKey: map[requestKey][]int{}}
 	firsts := map[string]*boundary.Record{}
 	nums := map[string]int{}
 	for i := range rec.Records {
@@ -299,63 +327,76 @@ func newReplayResolver(prefix string, rec *replayer.Recording) *resolver {
 		rs.recorded = append(rs.recorded, recordedBranch{name: name, first: first})
 	}
 	sort.Slice(rs.recorded, func(i, j int) bool { return nums[rs.recorded[i].name] < nums[rs.recorded[j].name] })
+	for i, rb := range rs.recorded {
+		if k, ok := recordedKey(rb.first.Request); ok {
+			rs.byKey[k] = append(rs.byKey[k], i)
+		}
+	}
 	return rs
 }
 
 // assign returns the branch of identity id, whose first request is key,
-// and, when the choice is ambiguous, the divergence saying so.
+// and, when the choice is ambiguous, the divergence saying so. An empty id
+// is an identity of one request: a new branch, not remembered.
 func (rs *resolver) assign(id string, key requestKey) (string, *analyze.Divergence) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if name, ok := rs.byID[id]; ok {
+	if name, ok := rs.byID[id]; ok && id != "" {
 		return name, nil
+	}
+	remember := func(name string) {
+		if id != "" {
+			rs.byID[id] = name
+		}
 	}
 	if !rs.replay {
 		rs.started++
 		name := rs.prefix + strconv.Itoa(rs.started)
-		rs.byID[id] = name
+		remember(name)
 		return name, nil
 	}
-	var untaken, exact []recordedBranch
-	for _, rb := range rs.recorded {
-		if rs.taken[rb.name] {
-			continue
-		}
-		untaken = append(untaken, rb)
-		if key.matches(rb.first.Request) {
-			exact = append(exact, rb)
+	var exact []int
+	for _, i := range rs.byKey[key] {
+		if !rs.recorded[i].taken {
+			exact = append(exact, i)
 		}
 	}
-	var name string
+	for rs.firstFree < len(rs.recorded) && rs.recorded[rs.firstFree].taken {
+		rs.firstFree++
+	}
+	pick := -1
 	var div *analyze.Divergence
 	switch {
 	case len(exact) > 0:
-		pick := exact[0]
-		name = pick.name
+		pick = exact[0]
+		first := rs.recorded[pick].first
 		var rivals []string
 		for _, o := range exact[1:] {
-			a, b := pick.first, o.first
-			together := a.Start.Before(b.End) && b.Start.Before(a.End)
-			if together && (!bytes.Equal(a.Response, b.Response) || a.Error != b.Error) {
-				rivals = append(rivals, o.name)
+			b := rs.recorded[o].first
+			together := first.Start.Before(b.End) && b.Start.Before(first.End)
+			if together && (!bytes.Equal(first.Response, b.Response) || first.Error != b.Error) {
+				rivals = append(rivals, rs.recorded[o].name)
 			}
 		}
 		if len(rivals) > 0 {
 			div = &analyze.Divergence{
-				Seq: pick.first.Seq, Branch: pick.name, Index: pick.first.Index,
+				Seq: first.Seq, Branch: rs.recorded[pick].name, Index: first.Index,
 				Reason:       analyze.ReasonAmbiguous,
-				ExpectedKind: pick.first.Kind, ExpectedName: pick.first.Name, ExpectedSignature: pick.first.Signature,
+				ExpectedKind: first.Kind, ExpectedName: first.Name, ExpectedSignature: first.Signature,
 				Note: fmt.Sprintf("parallel requests (branches %s, %s) were this same request, in flight together, and got different answers: which of them got which is not known",
-					pick.name, strings.Join(rivals, ", ")),
+					rs.recorded[pick].name, strings.Join(rivals, ", ")),
 			}
 		}
-	case len(untaken) > 0:
-		name = untaken[0].name
-	default:
-		rs.extra++
-		name = rs.prefix + strconv.Itoa(len(rs.recorded)+rs.extra)
+	case rs.firstFree < len(rs.recorded):
+		pick = rs.firstFree
 	}
-	rs.taken[name] = true
-	rs.byID[id] = name
-	return name, div
+	if pick < 0 {
+		rs.extra++
+		name := rs.prefix + strconv.Itoa(len(rs.recorded)+rs.extra)
+		remember(name)
+		return name, div
+	}
+	rs.recorded[pick].taken = true
+	remember(rs.recorded[pick].name)
+	return rs.recorded[pick].name, div
 }
