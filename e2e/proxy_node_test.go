@@ -256,8 +256,7 @@ func TestNodeSDKAgentsRecordAndReplayThroughTheProxy(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			store := t.TempDir()
 			fake := fakeapi.New()
-			fake.APIKey = apiKey // the key goes through to the upstream
-			fake.EventDelay = time.Millisecond
+			fake.Configure(apiKey, time.Millisecond) // the key goes through to the upstream
 			sink := newOTLPSink(t)
 			id, recorded := recordThroughProxy(t, bin, store, fake, sink, c.argv...)
 			if len(fake.Requests()) == 0 {
@@ -394,7 +393,7 @@ func TestGoProgramWithoutAgentrrRecordsAndReplaysThroughTheProxy(t *testing.T) {
 
 	store := t.TempDir()
 	fake := fakeapi.New()
-	fake.APIKey = apiKey
+	fake.Configure(apiKey, 0)
 	sink := newOTLPSink(t)
 	id, recorded := recordThroughProxyStdout(t, bin, store, fake, sink, client)
 	fake.Close()

@@ -101,6 +101,16 @@ func (s *Server) OpenAIBaseURL() string { return s.URL + "/v1/" }
 // AnthropicBaseURL is the base URL to give anthropic-sdk-go (option.WithBaseURL).
 func (s *Server) AnthropicBaseURL() string { return s.URL + "/" }
 
+// Configure sets APIKey and EventDelay while the server runs. Set the
+// fields directly only before the first request, or from a goroutine
+// that talks to the server itself: a client in another process gives the
+// race detector no order between the assignment and the server's read.
+func (s *Server) Configure(apiKey string, eventDelay time.Duration) {
+	s.mu.Lock()
+	s.APIKey, s.EventDelay = apiKey, eventDelay
+	s.mu.Unlock()
+}
+
 // Fail queues faults: each answers one of the next requests, in order.
 func (s *Server) Fail(faults ...Fault) {
 	s.mu.Lock()
@@ -214,7 +224,10 @@ func (s *Server) newSSE(w http.ResponseWriter, f *Fault) *sse {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	out := &sse{w: w, delay: s.EventDelay}
+	s.mu.Lock()
+	delay := s.EventDelay
+	s.mu.Unlock()
+	out := &sse{w: w, delay: delay}
 	if f != nil {
 		out.cut = f.CutAfter
 	}
