@@ -22,6 +22,9 @@
 //	BR  branches: 8 branches recording at once vs 1 (and bare Pebble, 8
 //	    goroutines vs 1, interleaved with them), and the replay cost per
 //	    boundary of a branched recording vs a single-branch one;
+//	PX  agentrr proxy: added latency per 1 KB exchange against a direct
+//	    call and one synced write, time to the first SSE chunk, 32
+//	    concurrent clients through one proxy (proxy.go);
 //	V/T the peers: go-vcr record and replay, Temporal's replayer.
 package main
 
@@ -61,7 +64,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run: 2 repetitions, small N, no 100k run")
 	flag.BoolVar(&c.markdown, "markdown", false, "print the table as Markdown")
 	flag.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
-	flag.StringVar(&only, "only", "", "comma-separated `sections` to run (b0,b1,p0,p1,p2,p3,p4,p5,br,peers); default all")
+	flag.StringVar(&only, "only", "", "comma-separated `sections` to run (b0,b1,p0,p1,p2,p3,p4,p5,br,px,peers); default all")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	flag.Parse()
 	if cpuprofile != "" {
@@ -140,6 +143,11 @@ func run(c *config) error {
 	}
 	if c.on("br") {
 		if err := branchesSection(c, t); err != nil {
+			return err
+		}
+	}
+	if c.on("px") {
+		if err := proxySection(c, t); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,5 @@
 // Package fakeapi is a local stand-in for the OpenAI Chat Completions and
-// Anthropic Messages APIs: an httptest server speaking both wire formats,
+// Responses APIs and the Anthropic Messages API: an httptest server speaking both wire formats,
 // JSON and server-sent-event streams included, with a scripted,
 // deterministic model that calls tools. Agents built on the real SDKs
 // (github.com/openai/openai-go/v3, github.com/anthropics/anthropic-sdk-go/v2)
@@ -15,7 +15,10 @@
 // true gets a call of every tool not yet called at once: one assistant
 // message with several tool_calls (ids call_fake_<n>_0, _1, …), streamed
 // one call after the other. Once every tool has answered, it replies
-// "Here is what I found: " followed by the tool results. Without tools it
+// "Here is what I found: " followed by the tool results. The Responses API
+// follows the same script, with function_call output items (ids
+// call_fake_<n>, several at once with parallel_tool_calls true) and
+// function_call_output input items. Without tools it
 // replies "You said: " and the user's message. Server.AnswerEarly makes it
 // vary from call to call, as a real model does: on the calls it picks, it
 // answers with what it has instead of calling the next tool. Streamed text comes in
@@ -98,6 +101,7 @@ func New() *Server {
 	s := &Server{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.openAIChat)
+	mux.HandleFunc("POST /v1/responses", s.openAIResponses)
 	mux.HandleFunc("POST /v1/messages", s.anthropicMessages)
 	s.Server = httptest.NewServer(mux)
 	return s
@@ -108,6 +112,16 @@ func (s *Server) OpenAIBaseURL() string { return s.URL + "/v1/" }
 
 // AnthropicBaseURL is the base URL to give anthropic-sdk-go (option.WithBaseURL).
 func (s *Server) AnthropicBaseURL() string { return s.URL + "/" }
+
+// Configure sets APIKey and EventDelay while the server runs. Set the
+// fields directly only before the first request, or from a goroutine
+// that talks to the server itself: a client in another process gives the
+// race detector no order between the assignment and the server's read.
+func (s *Server) Configure(apiKey string, eventDelay time.Duration) {
+	s.mu.Lock()
+	s.APIKey, s.EventDelay = apiKey, eventDelay
+	s.mu.Unlock()
+}
 
 // Fail queues faults: each answers one of the next requests, in order.
 func (s *Server) Fail(faults ...Fault) {
@@ -242,7 +256,10 @@ func (s *Server) newSSE(w http.ResponseWriter, f *Fault) *sse {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	out := &sse{w: w, delay: s.EventDelay}
+	s.mu.Lock()
+	delay := s.EventDelay
+	s.mu.Unlock()
+	out := &sse{w: w, delay: delay}
 	if f != nil {
 		out.cut = f.CutAfter
 	}

@@ -12,6 +12,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	ooption "github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/agentrr/agentrr/internal/fakeapi"
@@ -310,5 +311,58 @@ func TestAnswerEarlyVariesTheModel(t *testing.T) {
 	reqs := s.Requests()
 	if len(reqs) != 4 || !strings.Contains(string(reqs[0].Body), "Where is order A-1001?") {
 		t.Errorf("requests %d, first body %s", len(reqs), reqs[0].Body)
+	}
+}
+
+func TestResponsesToolCallsThenAnswer(t *testing.T) {
+	s := fakeapi.New()
+	defer s.Close()
+	client := openAIClient(s)
+	ctx := context.Background()
+	tools := []responses.ToolUnionParam{
+		{OfFunction: &responses.FunctionToolParam{Name: "lookup_order", Parameters: map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}}}}},
+		{OfFunction: &responses.FunctionToolParam{Name: "track_parcel", Parameters: map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}}}}},
+	}
+	input := responses.ResponseInputParam{responses.ResponseInputItemParamOfMessage("Where is order A-1001?", responses.EasyInputMessageRoleUser)}
+	resp, err := client.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "gpt-4.1", Input: responses.ResponseNewParamsInputUnion{OfInputItemList: input}, Tools: tools,
+		ParallelToolCalls: openai.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []responses.ResponseFunctionToolCall
+	for _, item := range resp.Output {
+		if item.Type == "function_call" {
+			calls = append(calls, item.AsFunctionCall())
+		}
+	}
+	if len(calls) != 2 || calls[0].Name != "lookup_order" || calls[1].Name != "track_parcel" || calls[0].Arguments != `{"order_id":"A-1001"}` {
+		t.Fatalf("want two parallel calls, got %+v", resp.Output)
+	}
+	for _, c := range calls {
+		out := responses.ResponseInputItemParamOfFunctionCallOutput(c.Name + " done")
+		out.OfFunctionCallOutput.CallID = openai.String(c.CallID)
+		input = append(input, responses.ResponseInputItemParamOfFunctionCall(c.Arguments, c.CallID, c.Name), out)
+	}
+	stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model: "gpt-4.1", Input: responses.ResponseNewParamsInputUnion{OfInputItemList: input}, Tools: tools,
+	})
+	var deltas []string
+	var final string
+	for stream.Next() {
+		ev := stream.Current()
+		switch ev.Type {
+		case "response.output_text.delta":
+			deltas = append(deltas, ev.Delta)
+		case "response.completed":
+			final = ev.Response.OutputText()
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Here is what I found: lookup_order done track_parcel done"; final != want || strings.Join(deltas, "") != want || len(deltas) < 2 {
+		t.Errorf("answer %q in deltas %q, want %q", final, deltas, want)
 	}
 }

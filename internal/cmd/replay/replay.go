@@ -55,6 +55,9 @@ type Options struct {
 	// Live allows.
 	ContinueLive bool
 	Live         forkflags.Live
+	// Proxy replays through agentrr's proxy (--proxy): the agent, in any
+	// language, is pointed at it by base URL (see proxy.go).
+	Proxy bool
 }
 
 // NewCmdReplay returns the replay command.
@@ -156,6 +159,7 @@ is still being recorded, 7 a tool was not allowed to run live.`,
 	cmd.MarkFlagsMutuallyExclusive("jaeger", "from-file")
 	cmd.Flags().BoolVar(&opts.ContinueLive, "continue-live", false, "at the first divergence, go on live instead of halting: a fork (see agentrr fork)")
 	opts.Live.AddFlags(cmd)
+	addProxyFlag(cmd, opts)
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -185,6 +189,9 @@ func Run(ctx context.Context, opts *Options) error {
 	mode := replayer.Strict
 	if opts.Observe {
 		mode = replayer.Observe
+	}
+	if opts.Proxy {
+		return runProxy(ctx, opts, rec, mode)
 	}
 	child := &Child{
 		Recording: rec,
@@ -235,6 +242,8 @@ func checkContinueLive(opts *Options) error {
 		return cmdutil.FlagError("--continue-live and --observe do not go together: --continue-live replays strictly up to the first divergence, then goes on live")
 	case opts.ContinueLive && opts.HasUntil:
 		return cmdutil.FlagError("--continue-live and --until-seq do not go together")
+	case opts.ContinueLive && opts.Proxy:
+		return cmdutil.FlagError("--continue-live and --proxy do not go together yet: the proxy replays strictly (fork a Go agent's run with agentrr fork)")
 	}
 	return opts.Live.Check()
 }

@@ -9,6 +9,7 @@ import (
 	exportcmd "github.com/agentrr/agentrr/internal/cmd/export"
 	"github.com/agentrr/agentrr/internal/cmd/fork"
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
+	proxycmd "github.com/agentrr/agentrr/internal/cmd/proxy"
 	"github.com/agentrr/agentrr/internal/cmd/record"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmd/report"
@@ -75,6 +76,7 @@ Exit status:
 	cmd.AddCommand(rm.NewCmdRm(f, nil))
 	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
 	cmd.AddCommand(collect.NewCmdCollect(f, nil))
+	cmd.AddCommand(proxycmd.NewCmdProxy(f, nil))
 	cmd.AddCommand(versioncmd.NewCmdVersion(f, nil))
 	return cmd
 }
