@@ -27,7 +27,8 @@ import (
 // main is agentrrcmd.Main.
 func TestMain(m *testing.M) {
 	testscript.Main(cleanup{m}, map[string]func(){
-		"agentrr": func() { os.Exit(agentrrcmd.Main()) },
+		"agentrr":        func() { os.Exit(agentrrcmd.Main()) },
+		"killedrecorder": killedRecorder,
 	})
 }
 
@@ -160,8 +161,10 @@ func must[T any](v T, err error) T {
 //	setmatch <file> <regexp> <VAR>      set VAR to the first group of regexp's first match in file
 //	mkrun <state> <VAR> [trace-id]      make a run by hand in $AGENTRR_STORE and set VAR to its id;
 //	                                    state: complete, truncated (3 boundaries, never ended),
-//	                                    damaged (seq 2 of 4 corrupt) or recording (held open by
-//	                                    this test process until the script ends)
+//	                                    damaged (seq 2 of 4 corrupt), recording (held open by
+//	                                    this test process until the script ends) or killed (3
+//	                                    boundaries, its recorder gone: the run is in its writer
+//	                                    slot's write-ahead log)
 //	maxwidth <file> <N>                 fail if a line of file is wider than N terminal columns
 //	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
 func TestScripts(t *testing.T) {
@@ -199,9 +202,29 @@ func cmdSetMatch(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[2], m[1])
 }
 
+// killedRecorder is a program for mkrun killed: it records a run of three
+// boundaries into $AGENTRR_STORE, prints its id and exits without ending or
+// closing it, as a recorder killed with SIGKILL leaves it: the run stays in
+// its writer slot's write-ahead log.
+func killedRecorder() {
+	store, err := spanlog.Open(os.Getenv("AGENTRR_STORE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	id := cmdtest.NewTraceID()
+	meta := spanlog.RunMeta{TraceID: id, Name: "handmade-killed", Service: "mkrun", PID: os.Getpid()}
+	if _, err := cmdtest.StartRecording(store, meta, cmdtest.SampleBoundaries(3)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(id)
+	os.Exit(0)
+}
+
 func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording <VAR> [trace-id]")
+		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording|killed <VAR> [trace-id]")
 	}
 	store, err := spanlog.Open(ts.Getenv("AGENTRR_STORE"))
 	ts.Check(err)
@@ -224,6 +247,12 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 		w, err := cmdtest.StartRecording(store, meta, bs)
 		ts.Check(err)
 		ts.Defer(func() { w.Close() })
+	case "killed":
+		cmd := exec.Command("killedrecorder")
+		cmd.Env = append(os.Environ(), "AGENTRR_STORE="+ts.Getenv("AGENTRR_STORE"))
+		out, err := cmd.Output()
+		ts.Check(err)
+		id = strings.TrimSpace(string(out))
 	default:
 		ts.Fatalf("mkrun: unknown state %q", args[0])
 	}
