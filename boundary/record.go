@@ -29,19 +29,19 @@ type Record struct {
 	// that was in flight alone (and for the first of a group).
 	Group int64
 
-	Kind      Kind
-	Name      string
-	Request   []byte // canonical JSON
-	Response  []byte // canonical JSON; nil when the call failed
-	Failed    bool   // the call returned an error, whose text is Error
-	Error     string
+	Kind     Kind
+	Name     string
+	Request  []byte // canonical JSON
+	Response []byte // canonical JSON; nil when the call failed
+	Failed   bool   // the call returned an error, whose text is Error
+	Error    string
 	// ErrorIs names the sentinels the error matched, ErrorTimeout says it
 	// was a timeout; ErrorClassified is false for a failure recorded
 	// before errors were classified (no AttrErrorIs).
 	ErrorIs         []string
 	ErrorTimeout    bool
 	ErrorClassified bool
-	Signature string
+	Signature       string
 
 	PayloadHash    string
 	RequestLength  int64 // -1 when the span does not carry it
