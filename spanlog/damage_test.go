@@ -3,6 +3,7 @@ package spanlog_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +63,11 @@ func newDamageFixture(t *testing.T) *damageFixture {
 	writeRun(t, s, f.complete, 6, true)
 	writeRun(t, s, f.truncated, 6, false)
 	writeRun(t, s, f.bystand, 3, true)
+	// Let go of the writer slot this process keeps between runs, so that
+	// the store is the same whenever it is copied.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	f.killed = killedRun(t, dir)
 	for _, id := range []string{f.complete, f.truncated, f.killed, f.bystand} {
 		run, err := s.ReadRun(id)
@@ -489,7 +496,7 @@ func TestStoreFilesAreOwnerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	for _, must := range []string{"FORMAT", "MANIFEST", "OPTIONS", "sstable", "writer"} {
+	for _, must := range []string{"FORMAT", "MANIFEST", "OPTIONS", "sealed", "writer", "wal", "marker", "index"} {
 		if !slices.Contains(seen, must) {
 			t.Errorf("no %s file checked (saw %v)", must, seen)
 		}
@@ -503,7 +510,7 @@ func TestStoreFilesAreOwnerOnly(t *testing.T) {
 // while boundaries acknowledged to the agent are gone.
 func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 	f := newDamageFixture(t)
-	db := filepath.Join(f.dir, "writers", "0", "db")
+	db := filepath.Join(slotOf(t, f.dir, f.killed), "db")
 	logs, _ := filepath.Glob(filepath.Join(db, "*.log"))
 	if len(logs) != 1 {
 		t.Fatalf("want one write-ahead log in %s, found %v", db, logs)
@@ -524,10 +531,11 @@ func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 	// One copy of the store, its log rewritten for each flip: reading
 	// changes nothing (checkDamagedRead checks that).
 	dir := copyDir(t, f.dir)
+	rel, _ := filepath.Rel(f.dir, logs[0])
 	for off := 0; off < limit; off += 53 {
 		b := slices.Clone(orig)
 		b[off] ^= 0x20
-		if err := os.WriteFile(filepath.Join(dir, "writers", "0", "db", filepath.Base(logs[0])), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, rel), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s, err := spanlog.OpenExisting(dir)
@@ -554,4 +562,20 @@ func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 	if counts["damaged"] == 0 {
 		t.Error("no flip was reported as damage")
 	}
+}
+
+// slotOf returns the writer slot directory that run id's marker names.
+func slotOf(t *testing.T, dir, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "runs", id+".live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Slot int `json:"slot"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "writers", strconv.Itoa(m.Slot))
 }

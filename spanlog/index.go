@@ -382,7 +382,7 @@ func (s *Store) sealedInfo(id string) (RunInfo, error) {
 		return RunInfo{}, err
 	}
 	var out RunInfo
-	err = s.scanSealed(id, trace, false, func(info RunInfo, _ *boundary.Record) { out = info })
+	err = s.scanSealed(id, trace, false, func(info RunInfo, _ *boundary.Record, _ []byte) { out = info })
 	return out, err
 }
 

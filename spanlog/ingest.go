@@ -447,20 +447,27 @@ func (ing *ingester) sealWhere(match func(*ingestState) bool) {
 	}
 }
 
-// Close seals the runs Ingest holds in the store's writer slot and lets
-// the slot go. The Store stays usable: a later Ingest takes a slot again.
-// A Store that never ingested holds nothing, and Close does nothing.
+// Close seals the runs Ingest holds in the store's writer slot, and lets go
+// of the writer slot this process keeps for the store between runs (see
+// slotGrace) once no run is being recorded in it. The Store stays usable:
+// a later run or Ingest takes a slot again. Close is optional: a process
+// that exits lets its slot go, and the next process to take it seals what
+// it left.
 func (s *Store) Close() error {
 	s.ingestMu.Lock()
 	ing := s.ingest
 	s.ingest = nil
 	s.ingestMu.Unlock()
-	if ing == nil {
-		return nil
+	var err error
+	if ing != nil {
+		close(ing.stop)
+		ing.sealWhere(func(*ingestState) bool { return true })
+		err = s.releaseSlot(ing.slot)
 	}
-	close(ing.stop)
-	ing.sealWhere(func(*ingestState) bool { return true })
-	return s.releaseSlot(ing.slot)
+	if ierr := s.releaseIdle(); err == nil {
+		err = ierr
+	}
+	return err
 }
 
 // collectIngest sorts the spans of td into runs and checks each boundary.

@@ -59,7 +59,7 @@ type Run struct {
 // (unknown id, *RecordingError, an unopenable database).
 func (s *Store) ReadRun(traceID string) (*Run, error) {
 	run := &Run{}
-	err := s.scan(traceID, true, func(info RunInfo, rec *boundary.Record) {
+	err := s.scan(traceID, true, func(info RunInfo, rec *boundary.Record, _ []byte) {
 		if rec != nil {
 			run.Records = append(run.Records, *rec)
 		}
@@ -76,13 +76,13 @@ func (s *Store) ReadRun(traceID string) (*Run, error) {
 // ReadRun checks everything.
 func (s *Store) Info(traceID string) (RunInfo, error) {
 	var out RunInfo
-	err := s.scan(traceID, false, func(info RunInfo, _ *boundary.Record) { out = info })
+	err := s.scan(traceID, false, func(info RunInfo, _ *boundary.Record, _ []byte) { out = info })
 	return out, err
 }
 
 // scan reads the run; visit is called with the info so far after each
 // boundary (rec non-nil, only when decode is set) and once at the end.
-func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.Record)) error {
+func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.Record, []byte)) error {
 	trace, err := ParseTraceID(traceID)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 			if e, ok := s.readIndex().entries[traceID]; ok && e.info != nil {
 				info.RunMeta = e.info.RunMeta
 			}
-			visit(info, nil)
+			visit(info, nil, nil)
 			return nil
 		default:
 			return fmt.Errorf("%w %s in store %s (list runs with: agentrr runs)", ErrNotFound, traceID, s.root)
@@ -122,7 +122,7 @@ func (s *Store) scan(traceID string, decode bool, visit func(RunInfo, *boundary.
 var errMoved = errors.New("the run moved while it was read")
 
 // scanSealed reads a sealed run.
-func (s *Store) scanSealed(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record)) (err error) {
+func (s *Store) scanSealed(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record, []byte)) (err error) {
 	path := s.sealedPath(traceID)
 	// Pebble may panic on a corrupt file (see readerLogger).
 	defer recoverDamage(traceID, path, &err)
@@ -143,7 +143,7 @@ func (s *Store) scanSealed(traceID string, trace [16]byte, decode bool, visit fu
 // scanLive reads a run in a writer slot: one this process holds, or one
 // no process holds (its recorder was killed). A run in a slot another live
 // process holds is being recorded: *RecordingError.
-func (s *Store) scanLive(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record)) (err error) {
+func (s *Store) scanLive(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record, []byte)) (err error) {
 	m, err := readMarker(s.markerPath(traceID))
 	if errors.Is(err, fs.ErrNotExist) {
 		return errMoved
@@ -155,7 +155,7 @@ func (s *Store) scanLive(traceID string, trace [16]byte, decode bool, visit func
 }
 
 // scanSlot reads run traceID in the writer slot m names.
-func (s *Store) scanSlot(traceID string, trace [16]byte, m marker, decode bool, visit func(RunInfo, *boundary.Record)) (err error) {
+func (s *Store) scanSlot(traceID string, trace [16]byte, m marker, decode bool, visit func(RunInfo, *boundary.Record, []byte)) (err error) {
 	// In this process: a run with an open writer is being recorded; one
 	// without (received by Ingest) is read from the open database.
 	heldSlots.mu.Lock()
@@ -198,13 +198,13 @@ func (s *Store) scanSlot(traceID string, trace [16]byte, m marker, decode bool, 
 	if !fileExists(dbDir) {
 		info := RunInfo{RunMeta: RunMeta{TraceID: traceID, Name: m.Name, Start: m.Start, PID: m.PID}, Status: StatusDamaged,
 			Reason: fmt.Sprintf("its writer slot %s is missing", dir)}
-		visit(info, nil)
+		visit(info, nil, nil)
 		return nil
 	}
 	db, err := openReader(dir)
 	if errors.Is(err, errNoDatabase) {
 		info := RunInfo{RunMeta: RunMeta{TraceID: traceID}, Status: StatusTruncated, Reason: err.Error()}
-		visit(info, nil)
+		visit(info, nil, nil)
 		return nil
 	}
 	var dmg *DamagedError
@@ -220,7 +220,7 @@ func (s *Store) scanSlot(traceID string, trace [16]byte, m marker, decode bool, 
 }
 
 // scanLegacy reads a format-1 run: its own database, runs/<id>/db.
-func (s *Store) scanLegacy(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record)) (err error) {
+func (s *Store) scanLegacy(traceID string, trace [16]byte, decode bool, visit func(RunInfo, *boundary.Record, []byte)) (err error) {
 	dir := s.runDir(traceID)
 	// Pebble may panic on a corrupt file (see readerLogger): the run is
 	// damaged, the process goes on.
@@ -228,7 +228,7 @@ func (s *Store) scanLegacy(traceID string, trace [16]byte, decode bool, visit fu
 	db, err := openReader(dir)
 	if errors.Is(err, errNoDatabase) {
 		info := RunInfo{RunMeta: RunMeta{TraceID: traceID}, Status: StatusTruncated, Reason: err.Error()}
-		visit(info, nil)
+		visit(info, nil, nil)
 		return nil
 	}
 	var dmg *DamagedError
@@ -283,7 +283,7 @@ func (d dbSource) each(lower, upper []byte, fn func(key []byte, value func() ([]
 // scanSource reads run traceID from src and checks it. walDir, when not
 // empty, is the database directory whose write-ahead log holds the run if
 // it did not end (see corruptWAL); slotDB says it is a writer slot's.
-func (s *Store) scanSource(traceID string, trace [16]byte, src runSource, decode bool, walDir string, slotDB bool, visit func(RunInfo, *boundary.Record)) error {
+func (s *Store) scanSource(traceID string, trace [16]byte, src runSource, decode bool, walDir string, slotDB bool, visit func(RunInfo, *boundary.Record, []byte)) error {
 	info := RunInfo{RunMeta: RunMeta{TraceID: traceID}, Status: StatusComplete}
 	damaged := func(format string, args ...any) {
 		if info.Status != StatusDamaged {
@@ -375,7 +375,7 @@ func (s *Store) scanSource(traceID string, trace [16]byte, src runSource, decode
 		branchNext[rec.Branch] = rec.Index + 1
 		n++
 		info.Boundaries = n
-		visit(info, &rec)
+		visit(info, &rec, val)
 		return true
 	})
 	if err != nil {
@@ -405,7 +405,7 @@ func (s *Store) scanSource(traceID string, trace [16]byte, src runSource, decode
 	case info.Ended.Boundaries != n:
 		damaged("run end says %d boundaries, %d stored", info.Ended.Boundaries, n)
 	}
-	visit(info, nil)
+	visit(info, nil, nil)
 	return nil
 }
 

@@ -53,7 +53,15 @@ type slot struct {
 
 	refs    int             // on heldSlots.mu
 	writers map[string]bool // run ids with an open RunWriter, on heldSlots.mu
+	idle    *time.Timer     // closes the slot once unused for slotGrace, on heldSlots.mu
 }
+
+// slotGrace is how long a process keeps a slot it no longer uses, so that
+// the next run it records (an agent serving requests, a test recording run
+// after run) does not open the slot's database again: opening costs a few
+// syncs and a flush. Another process that wants to record meanwhile takes
+// another slot.
+const slotGrace = 2 * time.Second
 
 // heldSlots are the slots this process holds, one per store at most.
 var heldSlots = struct {
@@ -84,6 +92,10 @@ func (s *Store) acquireSlot() (*slot, error) {
 	defer heldSlots.mu.Unlock()
 	key := slotKey(s.root)
 	if sl := heldSlots.m[key]; sl != nil {
+		if sl.idle != nil {
+			sl.idle.Stop()
+			sl.idle = nil
+		}
 		sl.refs++
 		return sl, nil
 	}
@@ -96,9 +108,8 @@ func (s *Store) acquireSlot() (*slot, error) {
 	return sl, nil
 }
 
-// releaseSlot drops a reference taken by acquireSlot. The last one seals
-// every run still in the slot (runs received by Ingest that never ended)
-// and gives the slot up.
+// releaseSlot drops a reference taken by acquireSlot. When the last one
+// goes the slot is kept for slotGrace, then closed (closeSlot).
 func (s *Store) releaseSlot(sl *slot) error {
 	heldSlots.mu.Lock()
 	defer heldSlots.mu.Unlock()
@@ -106,12 +117,41 @@ func (s *Store) releaseSlot(sl *slot) error {
 	if sl.refs > 0 {
 		return nil
 	}
+	sl.idle = time.AfterFunc(slotGrace, func() {
+		heldSlots.mu.Lock()
+		defer heldSlots.mu.Unlock()
+		if sl.refs == 0 && heldSlots.m[slotKey(s.root)] == sl {
+			s.closeSlotLocked(sl)
+		}
+	})
+	return nil
+}
+
+// closeSlotLocked seals every run still in the slot (runs received by
+// Ingest that never ended) and gives the slot up. The caller holds
+// heldSlots.mu and the slot's last reference is gone.
+func (s *Store) closeSlotLocked(sl *slot) error {
+	if sl.idle != nil {
+		sl.idle.Stop()
+		sl.idle = nil
+	}
 	delete(heldSlots.m, slotKey(s.root))
 	err := sl.sealLeftovers()
 	if cerr := sl.close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// releaseIdle gives up at once the slot this process keeps in s without
+// using it (see slotGrace).
+func (s *Store) releaseIdle() error {
+	heldSlots.mu.Lock()
+	defer heldSlots.mu.Unlock()
+	if sl := heldSlots.m[slotKey(s.root)]; sl != nil && sl.refs == 0 {
+		return s.closeSlotLocked(sl)
+	}
+	return nil
 }
 
 // takeSlot takes the first free slot of the store, creating one when every

@@ -7,6 +7,8 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/collect"
 	diffcmd "github.com/agentrr/agentrr/internal/cmd/diff"
 	exportcmd "github.com/agentrr/agentrr/internal/cmd/export"
+	"github.com/agentrr/agentrr/internal/cmd/gc"
+	importcmd "github.com/agentrr/agentrr/internal/cmd/import"
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
 	"github.com/agentrr/agentrr/internal/cmd/record"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
@@ -61,7 +63,9 @@ Exit status:
 	cmd.AddCommand(verify.NewCmdVerify(f, nil))
 	cmd.AddCommand(diffcmd.NewCmdDiff(f, nil))
 	cmd.AddCommand(rm.NewCmdRm(f, nil))
+	cmd.AddCommand(gc.NewCmdGC(f, nil))
 	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
+	cmd.AddCommand(importcmd.NewCmdImport(f, nil))
 	cmd.AddCommand(collect.NewCmdCollect(f, nil))
 	cmd.AddCommand(versioncmd.NewCmdVersion(f, nil))
 	return cmd
