@@ -254,12 +254,12 @@ func checkDigests(tds []ptrace.Traces) string {
 			digests++
 			want, err := bundleDigest(td, i)
 			if err != nil || rs.ScopeSpans().Len() > 0 || v.AsString() != want {
-				return fmt.Sprintf("OTLP JSON object %d does not match its digest (%s): the bundle was changed or damaged", n+1, AttrBundleDigest)
+				return fmt.Sprintf("the bundle is damaged: its OTLP JSON object %d does not match its digest (%s): it was changed after it was written", n+1, AttrBundleDigest)
 			}
 		}
 	}
 	if marked && digests == 0 {
-		return fmt.Sprintf("the bundle's digest (%s) is missing: the bundle was cut short, changed or damaged", AttrBundleDigest)
+		return fmt.Sprintf("the bundle is damaged: its digest (%s) is missing (cut short, or changed after it was written)", AttrBundleDigest)
 	}
 	return ""
 }
@@ -309,7 +309,7 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if err != nil {
 		// What came before a damaged gzip stream is still read; the bundle
 		// is damaged.
-		cut = fmt.Sprintf("the bundle is cut short or damaged (%v)", oneLine(err))
+		cut = fmt.Sprintf("the bundle is damaged: its gzip stream does not read whole (%v)", oneLine(err))
 	}
 	if len(data) > MaxBundleSize {
 		return nil, &bundleError{fmt.Sprintf("the bundle is larger than %d bytes", MaxBundleSize)}
@@ -322,14 +322,22 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 			break
 		} else if err != nil {
 			if cut == "" {
-				cut = fmt.Sprintf("the bundle is cut short or garbled at byte %d (%v)", dec.InputOffset(), err)
+				var syn *json.SyntaxError
+				switch {
+				case errors.Is(err, io.ErrUnexpectedEOF):
+					cut = fmt.Sprintf("the bundle is damaged: it ends at byte %d in the middle of its JSON (cut short)", len(data))
+				case errors.As(err, &syn):
+					cut = fmt.Sprintf("the bundle is damaged: its JSON does not read at byte %d (%v)", syn.Offset, err)
+				default:
+					cut = fmt.Sprintf("the bundle is damaged: %v", err)
+				}
 			}
 			break
 		}
 		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
 		if err != nil {
 			if cut == "" {
-				cut = fmt.Sprintf("OTLP JSON object %d does not decode: %v", n, oneLine(err))
+				cut = fmt.Sprintf("the bundle is damaged: its OTLP JSON object %d does not decode (%v)", n, oneLine(err))
 			}
 			break
 		}
@@ -380,7 +388,7 @@ func (b *Bundle) fromTraces(tds []ptrace.Traces, cut string) error {
 	switch len(order) {
 	case 0:
 		if cut != "" {
-			return storeDamaged("%s, before any agentrr span", cut)
+			return storeDamaged("%s, before any of its spans", cut)
 		}
 		return &bundleError{fmt.Sprintf("no agentrr run in it (no span with %s or %s)", boundary.AttrKind, boundary.AttrRun)}
 	case 1:

@@ -217,6 +217,9 @@ func (s *Store) ingester() (*ingester, error) {
 		if err != nil {
 			return nil, err
 		}
+		heldSlots.mu.Lock()
+		sl.ingested = true
+		heldSlots.mu.Unlock()
 		ing := &ingester{store: s, slot: sl, runs: map[string]*ingestState{}, stop: make(chan struct{})}
 		s.ingest = ing
 		go ing.sealIdle()
@@ -225,6 +228,18 @@ func (s *Store) ingester() (*ingester, error) {
 	s.ingest.users++
 	s.ingest.mu.Unlock()
 	return s.ingest, nil
+}
+
+// StartIngest takes the writer slot Ingest writes into now, rather than at
+// the first Ingest, and keeps it until Close: a receiver calls it before it
+// accepts requests, so that the first one does not wait for the slot.
+func (s *Store) StartIngest() error {
+	ing, err := s.ingester()
+	if err != nil {
+		return err
+	}
+	ing.done()
+	return nil
 }
 
 func (ing *ingester) done() {
@@ -398,7 +413,7 @@ func (ing *ingester) stored(r *ingestRun, n int64) error {
 	if !whole {
 		return nil
 	}
-	if _, err := ing.slot.seal(r.trace, nil, false); err != nil {
+	if _, err := ing.slot.seal(r.trace, nil, nil); err != nil {
 		return fmt.Errorf("ingest run %s: %w", r.id, err)
 	}
 	return nil
@@ -442,7 +457,7 @@ func (ing *ingester) sealWhere(match func(*ingestState) bool) {
 		}
 		ing.mu.Unlock()
 		if ok {
-			ing.slot.seal(st.trace, nil, false)
+			ing.slot.seal(st.trace, nil, nil)
 		}
 	}
 }

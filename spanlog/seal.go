@@ -94,20 +94,30 @@ func (s *Store) writeMarker(id string, m marker) error {
 // seal writes run trace from the slot's database into its sealed file and
 // deletes it from the slot. end, when not nil, is the run's end record
 // (Finish): written into the sealed file only, which is synced. Without it
-// the end record the slot holds, if any, is kept. A run whose sealed file
-// exists already (its last sealer was killed after the rename) is only
-// deleted from the slot. The run's summary goes into the index.
-func (sl *slot) seal(trace [16]byte, end *RunEnd, writer bool) (RunInfo, error) {
+// the end record the slot holds, if any, is kept. z, when not nil, is the
+// sealed file its RunWriter wrote as it went (see sealer): it is finished
+// instead of reading the run back. A run whose sealed file exists already
+// (its last sealer was killed after the rename) is only deleted from the
+// slot. The run's summary goes into the index.
+func (sl *slot) seal(trace [16]byte, end *RunEnd, z *sealer) (RunInfo, error) {
 	s := sl.store
 	id := traceHex(trace)
 	path := s.sealedPath(id)
 	var info RunInfo
-	if fileExists(path) {
+	switch {
+	case fileExists(path):
+		z.abort()
 		var err error
 		if info, err = s.sealedInfo(id); err != nil {
 			info = RunInfo{RunMeta: RunMeta{TraceID: id}, Status: StatusDamaged, Reason: err.Error()}
 		}
-	} else {
+	case z != nil && z.err == nil:
+		var err error
+		if info, err = z.finish(trace, end, path); err != nil {
+			return info, err
+		}
+	default:
+		z.abort()
 		var err error
 		if info, err = sl.writeSealed(trace, end, path); err != nil {
 			return info, err
@@ -253,6 +263,111 @@ func (sl *slot) writeSealed(trace [16]byte, end *RunEnd, path string) (RunInfo, 
 		info.Status, info.Reason = StatusTruncated, fmt.Sprintf("run did not end: %d boundaries stored (the recorder was killed or exited without ending the run)", n)
 	case info.Ended.Boundaries != n:
 		damaged("run end says %d boundaries, %d stored", info.Ended.Boundaries, n)
+	}
+	return info, nil
+}
+
+// A sealer writes a run's sealed file while the run is recorded: each
+// boundary is added as it enters the slot's log, in seq order (a sealed
+// file is a sorted table, and the seq order is the key order), to a
+// temporary file that is not synced. Finish adds the end record, the
+// header and the version, syncs and renames it: sealing then costs no
+// read of the run back from the slot. Should anything fail, the run is
+// sealed from the slot instead (writeSealed); should the process die, the
+// temporary file is left for gc and the run for the slot's next holder.
+type sealer struct {
+	tmp string
+	w   *sstable.Writer
+	hdr []byte
+	n   int64 // boundaries added
+	err error
+}
+
+func newSealer(path string, hdr []byte) *sealer {
+	z := &sealer{tmp: path + ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36), hdr: hdr}
+	f, err := storeFS.Create(z.tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		z.err = err
+		return z
+	}
+	z.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
+		TableFormat: pebbleFormat.MaxTableFormat(),
+		Compression: sstable.SnappyCompression,
+		BlockSize:   sealBlockSize,
+	})
+	return z
+}
+
+// add adds boundary key (of seq n, the next) with value val.
+func (z *sealer) add(key, val []byte) {
+	if z == nil || z.err != nil {
+		return
+	}
+	if err := z.w.Set(key, val); err != nil {
+		z.err = err
+		return
+	}
+	z.n++
+}
+
+// abort drops the temporary file.
+func (z *sealer) abort() {
+	if z == nil || z.w == nil {
+		return
+	}
+	z.w.Close()
+	z.w = nil
+	os.Remove(z.tmp)
+}
+
+// finish completes the sealed file at path and returns the run's summary.
+func (z *sealer) finish(trace [16]byte, end *RunEnd, path string) (RunInfo, error) {
+	id := traceHex(trace)
+	info := RunInfo{RunMeta: RunMeta{TraceID: id}, Status: StatusComplete, Boundaries: z.n}
+	fail := func(err error) (RunInfo, error) {
+		z.abort()
+		return info, fmt.Errorf("seal run %s: %w", id, err)
+	}
+	if end != nil {
+		v, err := json.Marshal(end)
+		if err != nil {
+			return fail(err)
+		}
+		if err := z.w.Set(endKey(trace), v); err != nil {
+			return fail(err)
+		}
+		e := *end
+		info.Ended = &e
+	}
+	if err := z.w.Set(headerKey(trace), z.hdr); err != nil {
+		return fail(err)
+	}
+	if err := json.Unmarshal(z.hdr, &info.RunMeta); err != nil {
+		return fail(err)
+	}
+	info.TraceID = id
+	if err := z.w.Set(versionKey(), []byte{dbFormatVersion}); err != nil {
+		return fail(err)
+	}
+	// Close writes the footer and syncs the file.
+	err := z.w.Close()
+	z.w = nil
+	if err != nil {
+		os.Remove(z.tmp)
+		return info, fmt.Errorf("seal run %s: %w", id, err)
+	}
+	if err := os.Rename(z.tmp, path); err != nil {
+		os.Remove(z.tmp)
+		return info, fmt.Errorf("seal run %s: %w", id, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return info, fmt.Errorf("seal run %s: %w", id, err)
+	}
+	switch {
+	case info.Ended == nil:
+		info.Status, info.Reason = StatusTruncated, fmt.Sprintf("run did not end: %d boundaries stored (the recorder was killed or exited without ending the run)", z.n)
+	case info.Ended.Boundaries != z.n:
+		info.Status, info.Reason = StatusDamaged, fmt.Sprintf("run end says %d boundaries, %d stored", info.Ended.Boundaries, z.n)
 	}
 	return info, nil
 }

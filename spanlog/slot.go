@@ -54,6 +54,8 @@ type slot struct {
 	refs    int             // on heldSlots.mu
 	writers map[string]bool // run ids with an open RunWriter, on heldSlots.mu
 	idle    *time.Timer     // closes the slot once unused for slotGrace, on heldSlots.mu
+	// ingested says Ingest wrote into the slot: runs may be left in it.
+	ingested bool
 }
 
 // slotGrace is how long a process keeps a slot it no longer uses, so that
@@ -136,7 +138,12 @@ func (s *Store) closeSlotLocked(sl *slot) error {
 		sl.idle = nil
 	}
 	delete(heldSlots.m, slotKey(s.root))
-	err := sl.sealLeftovers()
+	var err error
+	if sl.ingested && fileExists(sl.dir) {
+		// Runs Ingest received that never ended. (A RunWriter seals its
+		// own run; a slot whose store was deleted has nothing to keep.)
+		err = sl.sealLeftovers()
+	}
 	if cerr := sl.close(); err == nil {
 		err = cerr
 	}
@@ -295,6 +302,14 @@ func slotOptions(dbDir string) *pebble.Options {
 	fs := slotFS{ownerOnlyFS: ownerOnlyFS{storeFS.(ownerOnlyFS).FS}, dir: dbDir}
 	opts.FS = fs
 	opts.MemTableSize = slotMemTable
+	// A slot file found corrupt or missing fails the read or write that
+	// met it (a run is then sealed damaged, or a write fails the run)
+	// instead of ending the process, which is Pebble's default.
+	opts.EventListener = &pebble.EventListener{
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			fmt.Fprintf(os.Stderr, "agentrr: pebble: %s is corrupt: %v\n", info.Path, info.Details)
+		},
+	}
 	return opts
 }
 
@@ -339,6 +354,8 @@ func (sl *slot) recover(crashed bool) error {
 	if !crashed {
 		return nil
 	}
+	// The sealed files its runs were being written to, half done.
+	sl.store.removeStaleTemps()
 	entries, err := os.ReadDir(sl.store.runsDir())
 	if err != nil {
 		return nil
@@ -394,7 +411,7 @@ func (sl *slot) sealLeftovers() error {
 		if sl.writers[id] {
 			continue
 		}
-		if _, err := sl.seal(trace, nil, false); err != nil {
+		if _, err := sl.seal(trace, nil, nil); err != nil {
 			return err
 		}
 	}

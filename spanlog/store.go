@@ -431,7 +431,7 @@ func (s *Store) sealSlot(id string, n, pid int) error {
 			return &RecordingError{TraceID: id, PID: os.Getpid()}
 		}
 		trace, _ := ParseTraceID(id)
-		_, err := held.seal(trace, nil, false)
+		_, err := held.seal(trace, nil, nil)
 		return err
 	}
 	sl, err := s.openSlot(n)

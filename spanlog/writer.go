@@ -47,6 +47,9 @@ type RunWriter struct {
 	branchNext map[string]int64
 	failed     error // once set, every later write fails (fail-stop)
 	closed     bool
+	// sealer writes the run's sealed file as it goes (see sealer); its
+	// boundaries are added in log order, on mu.
+	sealer *sealer
 	// inflight counts commits between entering the commit pipeline and the
 	// end of their fsync wait; sealing waits for them.
 	inflight sync.WaitGroup
@@ -117,7 +120,8 @@ func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 		os.Remove(s.markerPath(meta.TraceID))
 		return abandon(fmt.Errorf("create run %s: %w", meta.TraceID, err))
 	}
-	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, slot: sl, db: sl.db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64)}
+	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, slot: sl, db: sl.db, syncEach: meta.ReplayOf == "", branchNext: make(map[string]int64),
+		sealer: newSealer(s.sealedPath(meta.TraceID), hdr)}
 	w.turn = sync.NewCond(&w.mu)
 	return w, nil
 }
@@ -200,7 +204,8 @@ func (w *RunWriter) Commit(pos Pos, val []byte) error {
 		return err
 	}
 	b := w.db.NewBatch()
-	b.Set(boundaryKey(w.trace, "", pos.Seq), val, nil)
+	key := boundaryKey(w.trace, "", pos.Seq)
+	b.Set(key, val, nil)
 	// Synced write, waited for below after the lock is released so that
 	// concurrent boundaries join the same fsync. A replayed run's write
 	// (pebble.NoSync) has nothing to wait for.
@@ -216,6 +221,7 @@ func (w *RunWriter) Commit(pos Pos, val []byte) error {
 		b.Close()
 		return err
 	}
+	w.sealer.add(key, val)
 	w.applied++
 	w.turn.Broadcast()
 	w.inflight.Add(1)
@@ -333,7 +339,7 @@ func (w *RunWriter) Close() error {
 // nil) and gives the writer's slot back.
 func (w *RunWriter) seal(end *RunEnd) error {
 	w.inflight.Wait()
-	_, err := w.slot.seal(w.trace, end, true)
+	_, err := w.slot.seal(w.trace, end, w.sealer)
 	heldSlots.mu.Lock()
 	delete(w.slot.writers, w.id)
 	heldSlots.mu.Unlock()

@@ -166,6 +166,7 @@ func must[T any](v T, err error) T {
 //	                                    boundaries, its recorder gone: the run is in its writer
 //	                                    slot's write-ahead log)
 //	maxwidth <file> <N>                 fail if a line of file is wider than N terminal columns
+//	cutfile <src> <dst> <N>             write the first N bytes of src to dst
 //	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
 func TestScripts(t *testing.T) {
 	if testing.Short() {
@@ -259,6 +260,17 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[1], id)
 }
 
+// cmdCutFile is cutfile <src> <dst> <N>: dst is the first N bytes of src.
+func cmdCutFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: cutfile <src> <dst> <N>")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	b := []byte(ts.ReadFile(args[0]))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b[:min(n, len(b))], 0o600))
+}
+
 func cmdMaxWidth(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: maxwidth <file> <N>")
@@ -307,6 +319,7 @@ func scriptParams(t *testing.T, dir string, extra map[string]func(*testscript.Te
 	cmds := map[string]func(*testscript.TestScript, bool, []string){
 		"runid":    cmdRunID,
 		"setmatch": cmdSetMatch,
+		"cutfile":  cmdCutFile,
 		"mkrun":    cmdMkRun,
 		"exits":    cmdExits,
 	}
@@ -319,6 +332,7 @@ func scriptParams(t *testing.T, dir string, extra map[string]func(*testscript.Te
 			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
 			env.Setenv("TZ", "UTC")
+			env.Setenv("EXAMPLES", bin)
 			return nil
 		},
 		Cmds:               cmds,

@@ -2,11 +2,14 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -23,9 +26,10 @@ import (
 // AGENTRR_REPLAY_FILE); cleanup removes it.
 //
 // A run from the store is not read whole here: the agent reads it, with
-// every check, and this process reads only its structure (Store.Info) to
-// refuse at once a run that is unknown, being recorded or damaged where
-// that shows. Its Records are then empty (see fullCheck, fullRecording).
+// every check, and this process reads only its summary (Store.Summary: the
+// run index, else the run's structure) to refuse at once a run that is
+// unknown, being recorded or damaged where that shows. Its Records are
+// then empty (see fullCheck, fullRecording).
 func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording, env []string, cleanup func(), err error) {
 	cleanup = func() {}
 	switch {
@@ -39,13 +43,23 @@ func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording,
 		if ferr != nil {
 			return nil, nil, cleanup, fmt.Errorf("--from-file: %w", ferr)
 		}
-		r, zerr := maybeGunzip(f)
+		data, rerr := io.ReadAll(io.LimitReader(f, spanlog.MaxBundleSize+1))
+		f.Close()
+		if rerr != nil {
+			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, rerr)
+		}
+		// A bundle (or any file holding one run) gets the verdict a store
+		// gives it: one cut short or changed is damaged (exit 3).
+		if b, berr := spanlog.ReadBundle(bytes.NewReader(data)); errors.Is(berr, spanlog.ErrDamaged) {
+			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, berr)
+		} else if berr == nil && b.Info.Status == spanlog.StatusDamaged && (opts.TraceID == "" || strings.HasPrefix(b.Info.TraceID, strings.ToLower(opts.TraceID))) {
+			return nil, nil, cleanup, &replayer.DamagedError{TraceID: b.Info.TraceID, Reason: b.Info.Reason}
+		}
+		r, zerr := maybeGunzip(bytes.NewReader(data))
 		if zerr != nil {
-			f.Close()
 			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, zerr)
 		}
 		rec, err = replayer.LoadOTLPJSON(r, opts.TraceID)
-		f.Close()
 	default:
 		store, serr := opts.Store()
 		if serr != nil {
@@ -55,7 +69,7 @@ func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording,
 		if rerr != nil {
 			return nil, nil, cleanup, rerr
 		}
-		info, ierr := store.Info(id)
+		info, ierr := store.Summary(id)
 		if ierr != nil {
 			return nil, nil, cleanup, ierr
 		}

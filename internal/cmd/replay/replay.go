@@ -411,8 +411,8 @@ func RecordedCommand(id string, c *boundary.Command, w io.Writer) ([]string, str
 		if strings.Contains(exe, "go-build") {
 			hint = " (it was built by go run, which deletes its binary when the agent exits)"
 		}
-		return nil, "", cmdutil.FlagError("run %s was recorded by the command\n  %s\nin %s, and its executable %s is gone%s: give the agent command after --, e.g. agentrr replay %.8s -- %s",
-			id, shown, orDash(c.Dir), exe, hint, id, shown)
+		return nil, "", cmdutil.FlagError("run %s was recorded by the command\n  %s\nin %s, and its executable %s is gone%s: give the agent command after --: agentrr replay %.8s -- %s",
+			id, shown, orDash(c.Dir), exe, hint, id, strings.TrimSpace("<agent> "+ShellQuote(c.Args[1:])))
 	}
 	if c.Dir != "" {
 		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
