@@ -56,6 +56,7 @@ durability: ## Kill recording agents with SIGKILL 500 times and check every run
 # testdata/fuzz/<Name>/ and from then on runs with every `go test`.
 FUZZ_TARGETS = \
 	./boundary:FuzzUnmarshal \
+	./spanlog:FuzzReadBundle \
 	./boundary:FuzzCanonicalizeJSON \
 	./boundary:FuzzFastCanonical \
 	./analyze:FuzzReadReport \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -185,19 +186,23 @@ func encodeOnly(n int) (float64, error) {
 
 // storedSpan returns the bytes agentrr stores for one 1 KB tool boundary
 // (its OTLP protobuf encoding).
-func storedSpan() ([]byte, error) {
+func storedSpan() ([]byte, error) { return storedSpanOf(trace.TraceID{1}, 1) }
+
+// storedSpanOf is storedSpan for boundary seq of the run with trace id tid:
+// a whole boundary, as a reader checks it.
+func storedSpanOf(tid trace.TraceID, seq int64) ([]byte, error) {
 	body, err := boundary.Canonical(payload.Text(1024, 1))
 	if err != nil {
 		return nil, err
 	}
 	s := tracetest.SpanStub{
 		Name:        "execute_tool search",
-		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled}),
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{2, byte(seq >> 8), byte(seq)}, TraceFlags: trace.FlagsSampled}),
 		StartTime:   time.Now(),
 		EndTime:     time.Now(),
 		Attributes:  boundaryAttrs(body, body),
 	}.Snapshot()
-	return (&ptrace.ProtoMarshaler{}).MarshalTraces(exporter.Traces(s, attribute.Int64(boundary.AttrSeq, 1)))
+	return (&ptrace.ProtoMarshaler{}).MarshalTraces(exporter.Traces(s, attribute.Int64(boundary.AttrSeq, seq)))
 }
 
 // canonicalOnly is P0c: canonical JSON of a 1 KB request and response,
@@ -230,14 +235,64 @@ type recorded struct {
 	n     int
 }
 
-// prepareTrace records a run of n identical 1 KB tool boundaries (8
-// goroutines, so it takes a fraction of n synced writes).
+// prepareTrace records a run of n identical 1 KB tool boundaries, one
+// after the other as the replaying agents make them (recorded from several
+// goroutines, they would be one concurrency group). It records on tmpfs
+// when there is one, where syncs are free, and copies the store to root.
 func prepareTrace(root string, n int) (recorded, error) {
 	dir := filepath.Join(root, "trace-"+strconv.Itoa(n))
 	os.RemoveAll(dir)
 	doc := payload.Text(1024, 1)
-	id, _, err := recordTools(dir, n, 8, func(int) payload.Doc { return doc })
-	return recorded{store: dir, id: id, n: n}, err
+	rec := dir
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		tmp, err := os.MkdirTemp("/dev/shm", "agentrr-bench-trace-")
+		if err != nil {
+			return recorded{}, err
+		}
+		defer os.RemoveAll(tmp)
+		rec = filepath.Join(tmp, "store")
+	}
+	id, _, err := recordTools(rec, n, 1, func(int) payload.Doc { return doc })
+	if err != nil {
+		return recorded{}, err
+	}
+	if rec != dir {
+		if err := copyTree(rec, dir); err != nil {
+			return recorded{}, err
+		}
+	}
+	return recorded{store: dir, id: id, n: n}, nil
+}
+
+// copyTree copies the directory src to dst, synced.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
 }
 
 // load is spanlog's read of the whole run with every check (what both the
@@ -341,13 +396,13 @@ func storedSize(root, name string, n int, mk func(size int, seed uint64) payload
 		return run, empty, 0, 0, err
 	}
 	end = lastEnd
-	if run, err = dirSize(filepath.Join(dir, "runs", id)); err != nil {
+	if run, err = runFilesOf(dir, id); err != nil {
 		return run, empty, 0, 0, err
 	}
 	eid, _, err := recordTools(dir, 0, 1, nil)
 	if err != nil {
 		return run, empty, 0, 0, err
 	}
-	empty, err = dirSize(filepath.Join(dir, "runs", eid))
+	empty, err = runFilesOf(dir, eid)
 	return run, empty, float64(raw) / float64(n), end, err
 }

@@ -61,6 +61,13 @@ const (
 	// live (a tool after the fork point): it failed with the refusal, and
 	// nothing was called.
 	AttrRefused = "agentrr.refused"
+	// AttrCommandArgs, AttrWorkingDir and AttrExecutable carry the run's
+	// Command on its root span (the OpenTelemetry process conventions'
+	// names); AttrCommandRedacted counts its redacted arguments.
+	AttrCommandArgs     = "process.command_args"
+	AttrWorkingDir      = "process.working_directory"
+	AttrExecutable      = "process.executable.path"
+	AttrCommandRedacted = "agentrr.process.command_args.redacted"
 )
 
 // Resource attributes naming the agent's build, so that a replay can tell
@@ -98,6 +105,26 @@ type RunMeta struct {
 	ReplayOf   string            `json:"replay_of,omitempty"`
 	ReplayMode string            `json:"replay_mode,omitempty"`
 	Resource   map[string]string `json:"resource,omitempty"`
+	// Command is how the process that recorded the run was started, so
+	// that the run can be replayed by its id alone; nil when not known
+	// (runs recorded before it was kept, runs received over OTLP).
+	Command *Command `json:"command,omitempty"`
+}
+
+// Command is the command line of the process that recorded a run, with
+// secrets redacted: what `agentrr replay <id>` runs again. The environment
+// is not part of it: it is never stored.
+type Command struct {
+	// Args is the argument vector, Args[0] the program as it was invoked.
+	// An argument that held a secret reads "[redacted]" (or keeps only
+	// its flag name: "--api-key=[redacted]").
+	Args []string `json:"args"`
+	// Dir is the working directory the process started in.
+	Dir string `json:"dir,omitempty"`
+	// Executable is the absolute path of the executable that ran.
+	Executable string `json:"executable,omitempty"`
+	// Redacted counts the arguments that were redacted.
+	Redacted int `json:"redacted,omitempty"`
 }
 
 // SpanTrace is the trace id the run's spans carry.
@@ -193,6 +220,19 @@ func ParseRootSpan(span ptrace.Span, res pcommon.Resource) (RunMeta, *RunEnd, er
 	}
 	meta.ReplayOf = str(attrs, AttrReplayOf)
 	meta.ReplayMode = str(attrs, AttrReplayMode)
+	if v, ok := attrs.Get(AttrCommandArgs); ok {
+		if v.Type() != pcommon.ValueTypeSlice {
+			return meta, nil, fmt.Errorf("run root span %s: %s is %s, want a list of strings", sid, AttrCommandArgs, v.Type())
+		}
+		cmd := &Command{Args: []string{}, Dir: str(attrs, AttrWorkingDir), Executable: str(attrs, AttrExecutable)}
+		for _, a := range v.Slice().All() {
+			cmd.Args = append(cmd.Args, a.AsString())
+		}
+		if r, ok := attrs.Get(AttrCommandRedacted); ok && r.Type() == pcommon.ValueTypeInt && r.Int() > 0 {
+			cmd.Redacted = int(r.Int())
+		}
+		meta.Command = cmd
+	}
 	if n := res.Attributes().Len(); n > 0 {
 		meta.Resource = make(map[string]string, n)
 		for k, v := range res.Attributes().All() {
@@ -261,6 +301,21 @@ func PutRootSpan(span ptrace.Span, meta RunMeta, end *RunEnd) {
 	}
 	if meta.Trace != "" {
 		attrs.PutStr(AttrRunID, meta.TraceID)
+	}
+	if c := meta.Command; c != nil {
+		args := attrs.PutEmptySlice(AttrCommandArgs)
+		for _, a := range c.Args {
+			args.AppendEmpty().SetStr(a)
+		}
+		if c.Dir != "" {
+			attrs.PutStr(AttrWorkingDir, c.Dir)
+		}
+		if c.Executable != "" {
+			attrs.PutStr(AttrExecutable, c.Executable)
+		}
+		if c.Redacted > 0 {
+			attrs.PutInt(AttrCommandRedacted, int64(c.Redacted))
+		}
 	}
 	if end == nil {
 		return

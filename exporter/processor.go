@@ -100,6 +100,9 @@ func (p *Processor) startRun(ctx context.Context, s sdktrace.ReadWriteSpan) (*re
 	if st := recording.StoreFrom(ctx); st != nil {
 		store = st
 	}
+	if c := recording.CommandFrom(ctx); c != nil && meta.Command == nil {
+		meta.Command = c
+	}
 	w, err := store.CreateRun(meta)
 	if errors.Is(err, spanlog.ErrRunExists) && s.Parent().IsValid() {
 		// The trace is shared with another run (two agents in one request):

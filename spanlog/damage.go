@@ -18,23 +18,28 @@ import (
 // unreadable.
 var ErrDamaged = boundary.ErrDamaged
 
-// DamagedError is returned when a run's database cannot be opened or read
-// because its files are damaged (a checksum mismatch in a data file, a
-// malformed or missing MANIFEST, a corrupt write-ahead log, …). Nothing is
+// DamagedError is returned when a run cannot be opened or read because its
+// files are damaged: a sealed run's file whose footer or blocks do not
+// check out or that is cut short, a writer slot's database with a malformed
+// or missing MANIFEST, a run's marker that does not decode, … Nothing is
 // repaired: the store is left exactly as it was found. Other runs are not
-// affected: each run has its own database.
+// affected.
 type DamagedError struct {
-	// TraceID is the run whose database is damaged.
+	// TraceID is the run that is damaged.
 	TraceID string
-	// Dir is the database directory.
+	// Dir is the file or database directory that cannot be read.
 	Dir string
 	// Err is what Pebble reported.
 	Err error
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("run %s is damaged: its database %s cannot be read (%s); the store was not changed, other runs are not affected (agentrr verify --all checks them; agentrr rm %s deletes this one)",
-		e.TraceID, e.Dir, oneLine(e.Err), e.TraceID)
+	what := "database"
+	if !strings.HasSuffix(e.Dir, "db") {
+		what = "file" // a sealed run's file, a run's marker
+	}
+	return fmt.Sprintf("run %s is damaged: its %s %s cannot be read (%s); the store was not changed, other runs are not affected (agentrr verify --all checks them; agentrr rm %s deletes this one)",
+		e.TraceID, what, e.Dir, oneLine(e.Err), e.TraceID)
 }
 
 // Is makes a *DamagedError match ErrDamaged.
@@ -177,7 +182,28 @@ func cutText(s string, n int) string {
 // corrupt file (a checksum mismatch, a file cut short or missing) says so.
 func readFailure(what string, err error) string {
 	if pebble.IsCorruptionError(err) {
-		return fmt.Sprintf("the run's database is corrupt (reading %s: %s)", what, oneLine(err))
+		return fmt.Sprintf("the run's data is corrupt (reading %s: %s)", what, oneLine(err))
 	}
 	return fmt.Sprintf("reading %s: %s", what, oneLine(err))
+}
+
+// slotWALMissing reports whether a writer slot's database has lost its
+// write-ahead log: an open slot database always has one (its spares are
+// *.wal, not logs), so a slot with an OPTIONS file and no *.log lost it.
+func slotWALMissing(dbDir string) bool {
+	entries, err := os.ReadDir(dbDir)
+	if err != nil {
+		return false
+	}
+	options := false
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".log"):
+			return false
+		case strings.HasPrefix(name, "OPTIONS-"):
+			options = true
+		}
+	}
+	return options
 }

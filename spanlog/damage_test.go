@@ -3,6 +3,7 @@ package spanlog_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +31,14 @@ import (
 // behind the user's back). An undamaged run in the same store reads back
 // unchanged.
 
-// damageFixture is a store template: a complete run (flushed into an
-// sstable by Finish), a truncated run (its boundaries only in the
-// write-ahead log) and a bystander run that is never damaged.
+// damageFixture is a store template: a complete run and a truncated one
+// (both sealed into their files), a run whose recorder was killed (its
+// boundaries only in its writer slot's write-ahead log) and a bystander run
+// that is never damaged.
 type damageFixture struct {
-	dir                          string
-	complete, truncated, bystand string
-	before                       map[string]runDigest
+	dir                                  string
+	complete, truncated, killed, bystand string
+	before                               map[string]runDigest
 }
 
 // runDigest is what a read of a run returns, reduced to what must not
@@ -60,14 +63,20 @@ func newDamageFixture(t *testing.T) *damageFixture {
 	writeRun(t, s, f.complete, 6, true)
 	writeRun(t, s, f.truncated, 6, false)
 	writeRun(t, s, f.bystand, 3, true)
-	for _, id := range []string{f.complete, f.truncated, f.bystand} {
+	// Let go of the writer slot this process keeps between runs, so that
+	// the store is the same whenever it is copied.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.killed = killedRun(t, dir)
+	for _, id := range []string{f.complete, f.truncated, f.killed, f.bystand} {
 		run, err := s.ReadRun(id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.before[id] = digest(run)
 	}
-	if f.before[f.complete].status != spanlog.StatusComplete || f.before[f.truncated].status != spanlog.StatusTruncated {
+	if f.before[f.complete].status != spanlog.StatusComplete || f.before[f.truncated].status != spanlog.StatusTruncated || f.before[f.killed].status != spanlog.StatusTruncated {
 		t.Fatalf("fixture: %+v", f.before)
 	}
 	return f
@@ -167,11 +176,20 @@ var damages = []damage{
 // fileKind names a store file by what it is, so test names stay the same
 // whatever numbers Pebble gave the files.
 func fileKind(name string) string {
+	name = filepath.Base(name)
 	switch {
+	case strings.HasSuffix(name, ".run"):
+		return "sealed"
+	case strings.HasSuffix(name, ".live"):
+		return "marker"
+	case name == "index" || name == "index.lock" || name == "writer" || name == "slot.lock":
+		return name
+	case strings.HasSuffix(name, ".wal"):
+		return "spare-wal"
 	case strings.HasSuffix(name, ".sst"):
 		return "sstable"
 	case strings.HasSuffix(name, ".log"):
-		return "wal-" + strings.TrimSuffix(name, ".log")
+		return "wal"
 	case strings.HasPrefix(name, "MANIFEST-"):
 		return "MANIFEST"
 	case strings.HasPrefix(name, "OPTIONS-"):
@@ -189,37 +207,48 @@ func TestDamagedStoreFiles(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("damage positions from seed %d", seed)
 
+	// Every file of the store but the bystander's: the sealed files, the
+	// killed run's marker, its writer slot's files, the index.
 	var targets []struct{ run, file string }
-	for _, id := range []string{f.complete, f.truncated} {
-		entries, err := os.ReadDir(filepath.Join(f.dir, "runs", id, "db"))
-		if err != nil {
-			t.Fatal(err)
+	err := filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "LOCK" || d.Name() == "FORMAT" || strings.HasPrefix(d.Name(), f.bystand) {
+			return err
 		}
-		for _, e := range entries {
-			if e.Name() != "LOCK" {
-				targets = append(targets, struct{ run, file string }{id, e.Name()})
+		rel, _ := filepath.Rel(f.dir, p)
+		run := f.killed // the slot and the index hold it, or no run
+		for _, id := range []string{f.complete, f.truncated} {
+			if strings.HasPrefix(d.Name(), id) {
+				run = id
 			}
 		}
+		targets = append(targets, struct{ run, file string }{run, rel})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	kinds := map[string]bool{}
 	for _, tg := range targets {
 		kinds[fileKind(tg.file)] = true
 	}
-	// Pebble keeps a small run in its write-ahead log; Finish flushes it
-	// into an sstable. Both must have been exercised.
-	if !kinds["sstable"] || !kinds["MANIFEST"] {
-		t.Fatalf("fixture has no sstable or MANIFEST to damage: %v", kinds)
+	for _, must := range []string{"sealed", "MANIFEST", "marker", "index"} {
+		if !kinds[must] {
+			t.Fatalf("fixture has no %s file to damage: %v", must, kinds)
+		}
+	}
+	if !kinds["wal"] {
+		t.Fatalf("fixture has no write-ahead log to damage: %v", kinds)
 	}
 
 	verdicts := map[string]int{}
 	for _, tg := range targets {
-		label := map[bool]string{true: "complete", false: "truncated"}[tg.run == f.complete]
+		label := map[string]string{f.complete: "complete", f.truncated: "truncated", f.killed: "killed"}[tg.run]
 		for _, dm := range damages {
 			t.Run(label+"/"+fileKind(tg.file)+"/"+dm.name, func(t *testing.T) {
 				dir := copyDir(t, f.dir)
 				rng := rand.New(rand.NewPCG(seed, uint64(len(tg.file))+uint64(len(dm.name))))
-				dm.apply(t, filepath.Join(dir, "runs", tg.run, "db", tg.file), rng)
-				v := checkDamagedRead(t, dir, f, tg.run, dm.name)
+				dm.apply(t, filepath.Join(dir, tg.file), rng)
+				v := checkDamagedRead(t, dir, f, tg.run, dm.name, tg.file)
 				verdicts[v]++
 				t.Logf("%s %s of run %s: %s", dm.name, tg.file, label, v)
 			})
@@ -230,7 +259,7 @@ func TestDamagedStoreFiles(t *testing.T) {
 
 // checkDamagedRead reads every run of the damaged store at dir and checks
 // the gate's invariants; it returns the verdict for the damaged run.
-func checkDamagedRead(t *testing.T, dir string, f *damageFixture, damaged, how string) (verdict string) {
+func checkDamagedRead(t *testing.T, dir string, f *damageFixture, damaged, how, file string) (verdict string) {
 	t.Helper()
 	hashBefore := storeHash(t, dir)
 	defer func() {
@@ -244,6 +273,13 @@ func checkDamagedRead(t *testing.T, dir string, f *damageFixture, damaged, how s
 	}
 	want := f.before[damaged]
 	run, err := s.ReadRun(damaged)
+	if errors.Is(err, spanlog.ErrNotFound) && how == "delete" && fileKind(file) == "marker" {
+		// The marker is how a run in a writer slot is found; without it the
+		// run is found when the slot's last holder is known to have died
+		// (spanlog's orphan scan) — here the kill left the slot's writer
+		// file, so not finding it would be a failure.
+		t.Fatalf("run %s lost with its marker: %v", damaged, err)
+	}
 	switch {
 	case err != nil:
 		if !errors.Is(err, spanlog.ErrDamaged) {
@@ -289,8 +325,8 @@ func checkDamagedRead(t *testing.T, dir string, f *damageFixture, damaged, how s
 	if err != nil {
 		t.Fatalf("Runs: %v", err)
 	}
-	if len(runs) != 3 {
-		t.Errorf("Runs lists %d runs, want 3", len(runs))
+	if len(runs) != 4 {
+		t.Errorf("Runs lists %d runs, want 4", len(runs))
 	}
 	for _, r := range runs {
 		if r.TraceID == damaged && ierr == nil && r.Status != info.Status {
@@ -329,17 +365,17 @@ func mapsEqual(a, b map[string]string) bool {
 // them (as a tool writing into the database would) is damage, never a
 // truncated or complete run.
 func TestDamagedRunRecords(t *testing.T) {
-	for name, hurt := range map[string]func(db *pebble.DB, id string) error{
-		"header garbage": func(db *pebble.DB, id string) error {
+	for name, hurt := range map[string]func(db *sealedFile, id string) error{
+		"header garbage": func(db *sealedFile, id string) error {
 			return db.Set(headerKey(t, id), []byte("{not json"), pebble.Sync)
 		},
-		"header deleted": func(db *pebble.DB, id string) error {
+		"header deleted": func(db *sealedFile, id string) error {
 			return db.Delete(headerKey(t, id), pebble.Sync)
 		},
-		"end record garbage": func(db *pebble.DB, id string) error {
+		"end record garbage": func(db *sealedFile, id string) error {
 			return db.Set(endKey(t, id), []byte{0xff, 0x00}, pebble.Sync)
 		},
-		"format version garbage": func(db *pebble.DB, id string) error {
+		"format version garbage": func(db *sealedFile, id string) error {
 			return db.Set([]byte{'v'}, []byte{0, 0}, pebble.Sync)
 		},
 	} {
@@ -460,7 +496,7 @@ func TestStoreFilesAreOwnerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(seen)
-	for _, must := range []string{"FORMAT", "MANIFEST", "OPTIONS", "sstable", "writer"} {
+	for _, must := range []string{"FORMAT", "MANIFEST", "OPTIONS", "sealed", "writer", "wal", "marker", "index"} {
 		if !slices.Contains(seen, must) {
 			t.Errorf("no %s file checked (saw %v)", must, seen)
 		}
@@ -474,7 +510,7 @@ func TestStoreFilesAreOwnerOnly(t *testing.T) {
 // while boundaries acknowledged to the agent are gone.
 func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 	f := newDamageFixture(t)
-	db := filepath.Join(f.dir, "runs", f.truncated, "db")
+	db := filepath.Join(slotOf(t, f.dir, f.killed), "db")
 	logs, _ := filepath.Glob(filepath.Join(db, "*.log"))
 	if len(logs) != 1 {
 		t.Fatalf("want one write-ahead log in %s, found %v", db, logs)
@@ -483,20 +519,30 @@ func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := f.before[f.truncated]
+	want := f.before[f.killed]
 	counts := map[string]int{}
-	for off := 0; off < len(orig); off += 53 {
-		dir := copyDir(t, f.dir)
+	// The log is a recycled one: past the records it holds, zeros (or an
+	// older log's records). Flip bytes in what it holds, and a little past.
+	used := len(orig)
+	for used > 0 && orig[used-1] == 0 {
+		used--
+	}
+	limit := min(len(orig), used+1024)
+	// One copy of the store, its log rewritten for each flip: reading
+	// changes nothing (checkDamagedRead checks that).
+	dir := copyDir(t, f.dir)
+	rel, _ := filepath.Rel(f.dir, logs[0])
+	for off := 0; off < limit; off += 53 {
 		b := slices.Clone(orig)
 		b[off] ^= 0x20
-		if err := os.WriteFile(filepath.Join(dir, "runs", f.truncated, "db", filepath.Base(logs[0])), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, rel), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s, err := spanlog.OpenExisting(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, err := s.ReadRun(f.truncated)
+		run, err := s.ReadRun(f.killed)
 		switch {
 		case err != nil && errors.Is(err, spanlog.ErrDamaged):
 			counts["error"]++
@@ -512,8 +558,24 @@ func TestCorruptWriteAheadLogIsDamage(t *testing.T) {
 			t.Errorf("byte %d of %d flipped: reads back %s with %d of %d boundaries (%s)", off, len(orig), run.Info.Status, len(run.Records), len(want.records), run.Info.Reason)
 		}
 	}
-	t.Logf("flipped one byte at %d offsets of a %d-byte log: %v", (len(orig)+52)/53, len(orig), counts)
+	t.Logf("flipped one byte at %d offsets of the %d bytes a %d-byte log holds: %v", (limit+52)/53, used, len(orig), counts)
 	if counts["damaged"] == 0 {
 		t.Error("no flip was reported as damage")
 	}
+}
+
+// slotOf returns the writer slot directory that run id's marker names.
+func slotOf(t *testing.T, dir, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "runs", id+".live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Slot int `json:"slot"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "writers", strconv.Itoa(m.Slot))
 }

@@ -86,9 +86,10 @@ func openWriter(dir string) (*pebble.DB, error) {
 // run database (readers hold it for milliseconds).
 const readerWait = 5 * time.Second
 
-// openReader opens a finished run's database read-only. A database held by a
-// live recorder yields *RecordingError at once; one briefly held by another
-// reader is waited for.
+// openReader opens the database dir/db read-only: a finished format-1 run's,
+// or a writer slot's that no process holds. A database held by a live
+// recorder (its pid in dir/writer) yields *RecordingError at once; one
+// briefly held by another reader is waited for.
 func openReader(dir string) (*pebble.DB, error) {
 	deadline := time.Now().Add(readerWait)
 	backoff := time.Millisecond

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -55,12 +54,13 @@ func (e *IngestError) Error() string {
 
 // ingestRun is what one batch brings for one run.
 type ingestRun struct {
-	trace [16]byte // the run id, which keys its database
-	id    string
-	meta  RunMeta
-	root  bool    // meta comes from the run root span
-	end   *RunEnd // the root span says the run ended
-	spans map[int64]ingestSpan
+	trace  [16]byte // the run id, which keys its database
+	id     string
+	sealed bool // the run is complete and sealed: the batch only repeats it
+	meta   RunMeta
+	root   bool    // meta comes from the run root span
+	end    *RunEnd // the root span says the run ended
+	spans  map[int64]ingestSpan
 }
 
 type ingestSpan struct {
@@ -91,6 +91,14 @@ type ingestSpan struct {
 // Writes to several runs are not one transaction: if the disk fails midway
 // some runs may be written and others not; sending the batch again completes
 // it.
+//
+// The runs received are kept in the writer slot this store holds for
+// ingest, across requests (so that concurrent requests share syncs), and
+// sealed when they are whole: their root span says they ended and every
+// boundary it counts is stored. Until then other processes list them as
+// recording (pid of this one); a run that receives nothing for
+// IngestIdle is sealed as it is (a later span for it takes it back into
+// the slot). Close seals the rest.
 func (s *Store) Ingest(td ptrace.Traces) (IngestResult, error) {
 	var res IngestResult
 	runs, problems := collectIngest(td, &res)
@@ -106,67 +114,375 @@ func (s *Store) Ingest(td ptrace.Traces) (IngestResult, error) {
 	if len(ids) == 0 {
 		return res, nil
 	}
+	ing, err := s.ingester()
+	if err != nil {
+		return res, err
+	}
+	defer ing.done()
 
-	// Lock, open and check every run before writing any.
+	// Lock every run, and bring each into the slot, before writing any.
 	unlock := ingestLocks.lock(s.root, ids)
 	defer unlock()
-	dbs := make(map[string]*pebble.DB, len(ids))
-	defer func() {
-		for id, db := range dbs {
-			db.Close()
-			os.Remove(filepath.Join(s.runDir(id), writerFile))
-		}
-	}()
 	for _, id := range ids {
-		db, err := s.openIngest(id)
-		if err != nil {
+		if err := ing.take(id, runs[id]); err != nil {
+			var ie *IngestError
+			if errors.As(err, &ie) {
+				problems = append(problems, ie.Problems...)
+				continue
+			}
 			return res, err
-		}
-		dbs[id] = db
-	}
-	type plan struct {
-		run                *ingestRun
-		batch              *pebble.Batch
-		stored, duplicates int
-		ended              bool
-	}
-	plans := make([]plan, 0, len(ids))
-	defer func() {
-		for _, p := range plans {
-			p.batch.Close()
-		}
-	}()
-	for _, id := range ids {
-		r, db := runs[id], dbs[id]
-		p := plan{run: r, batch: db.NewBatch()}
-		err := planIngest(db, r, p.batch, &p.stored, &p.duplicates, &p.ended, &problems)
-		plans = append(plans, p)
-		if err != nil {
-			return res, fmt.Errorf("ingest run %s: %w", id, err)
 		}
 	}
 	if len(problems) > 0 {
 		return res, &IngestError{Problems: problems}
 	}
-	for _, p := range plans {
-		if p.batch.Empty() {
-			res.Duplicates += p.duplicates
+	db := ing.slot.db
+	batch := db.NewBatch()
+	defer batch.Close()
+	type plan struct {
+		run                *ingestRun
+		stored, duplicates int
+		ended              bool
+	}
+	plans := make([]plan, 0, len(ids))
+	for _, id := range ids {
+		p := plan{run: runs[id]}
+		if p.run.sealed {
+			p.duplicates = len(p.run.spans)
+			plans = append(plans, p)
 			continue
 		}
-		// Synced: the receiver acknowledges only what is on disk.
-		if err := dbs[p.run.id].Apply(p.batch, pebble.Sync); err != nil {
-			return res, fmt.Errorf("ingest run %s: write: %w", p.run.id, err)
+		if err := planIngest(db, p.run, batch, &p.stored, &p.duplicates, &p.ended, &problems); err != nil {
+			return res, fmt.Errorf("ingest run %s: %w", id, err)
 		}
+		plans = append(plans, p)
+	}
+	if len(problems) > 0 {
+		return res, &IngestError{Problems: problems}
+	}
+	if !batch.Empty() {
+		// Synced: the receiver acknowledges only what is on disk. One
+		// batch for every run of the request; concurrent requests share
+		// the sync (group commit).
+		if err := db.Apply(batch, pebble.Sync); err != nil {
+			return res, fmt.Errorf("ingest: write: %w", err)
+		}
+	}
+	for _, p := range plans {
 		res.Stored += p.stored
 		res.Duplicates += p.duplicates
 		if p.ended {
 			res.Ended++
 		}
-	}
-	if err := syncDir(filepath.Join(s.root, "runs")); err != nil {
-		return res, err
+		if err := ing.stored(p.run, int64(p.stored)); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
+}
+
+// IngestIdle is how long a run received by Ingest waits in the writer slot
+// for more spans before it is sealed as it is.
+var IngestIdle = 30 * time.Second
+
+// ingester is the writer slot a store's Ingest writes into, and what it
+// knows of the runs there.
+type ingester struct {
+	store *Store
+	slot  *slot
+
+	mu    sync.Mutex // on runs
+	runs  map[string]*ingestState
+	users int // Ingest calls in progress
+	stop  chan struct{}
+}
+
+type ingestState struct {
+	trace   [16]byte
+	stored  int64   // boundaries in the slot
+	end     *RunEnd // the end record in the slot
+	touched time.Time
+}
+
+// ingester returns the store's ingester, taking a writer slot for it the
+// first time. Call done when the Ingest is over.
+func (s *Store) ingester() (*ingester, error) {
+	if err := s.upgradeFormat(); err != nil {
+		return nil, err
+	}
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.ingest == nil {
+		sl, err := s.acquireSlot()
+		if err != nil {
+			return nil, err
+		}
+		heldSlots.mu.Lock()
+		sl.ingested = true
+		heldSlots.mu.Unlock()
+		ing := &ingester{store: s, slot: sl, runs: map[string]*ingestState{}, stop: make(chan struct{})}
+		s.ingest = ing
+		go ing.sealIdle()
+	}
+	s.ingest.mu.Lock()
+	s.ingest.users++
+	s.ingest.mu.Unlock()
+	return s.ingest, nil
+}
+
+// StartIngest takes the writer slot Ingest writes into now, rather than at
+// the first Ingest, and keeps it until Close: a receiver calls it before it
+// accepts requests, so that the first one does not wait for the slot.
+func (s *Store) StartIngest() error {
+	ing, err := s.ingester()
+	if err != nil {
+		return err
+	}
+	ing.done()
+	return nil
+}
+
+func (ing *ingester) done() {
+	ing.mu.Lock()
+	ing.users--
+	ing.mu.Unlock()
+}
+
+// take brings run id into the ingester's slot: a new run gets its marker;
+// a sealed run that is not complete is copied back (unsealed); a run left
+// in a slot nobody holds is sealed from there first. A complete sealed run
+// takes no new spans (only copies of the ones it has), and a run another
+// live process records takes none.
+func (ing *ingester) take(id string, r *ingestRun) error {
+	s := ing.store
+	ing.mu.Lock()
+	_, ok := ing.runs[id]
+	ing.mu.Unlock()
+	if ok {
+		return nil
+	}
+	for range 3 {
+		switch {
+		case fileExists(s.sealedPath(id)):
+			return ing.unseal(id, r)
+		case fileExists(s.markerPath(id)):
+			m, err := readMarker(s.markerPath(id))
+			if err == nil && m.Slot == ing.slot.n {
+				heldSlots.mu.Lock()
+				recording := ing.slot.writers[id]
+				heldSlots.mu.Unlock()
+				if recording {
+					return &RecordingError{TraceID: id, PID: os.Getpid()}
+				}
+				return ing.adopt(id, r.trace)
+			}
+			if err := s.sealDead(id); err != nil {
+				var rec *RecordingError
+				if errors.As(err, &rec) {
+					return err
+				}
+				return fmt.Errorf("ingest run %s: %w", id, err)
+			}
+		case fileExists(s.runDir(id)):
+			return &IngestError{Problems: []string{fmt.Sprintf("trace %s: the run was recorded by an older agentrr (format 1) and takes no more spans", id)}}
+		default:
+			if err := s.writeMarker(id, marker{Slot: ing.slot.n, PID: os.Getpid(), Name: r.meta.Name, Start: r.meta.Start}); err != nil {
+				return fmt.Errorf("ingest run %s: %w", id, err)
+			}
+			return ing.adopt(id, r.trace)
+		}
+	}
+	return fmt.Errorf("ingest run %s: it kept moving between the store's files; try again", id)
+}
+
+// adopt starts tracking a run already in the slot.
+func (ing *ingester) adopt(id string, trace [16]byte) error {
+	st := &ingestState{trace: trace, touched: time.Now()}
+	src := dbSource{ing.slot.db}
+	prefix := boundaryPrefix(trace, "")
+	if err := src.each(prefix, prefixUpperBound(prefix), func([]byte, func() ([]byte, error)) bool { st.stored++; return true }); err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	if v, ok, err := src.get(endKey(trace)); err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	} else if ok {
+		var end RunEnd
+		if json.Unmarshal(v, &end) == nil {
+			st.end = &end
+		}
+	}
+	ing.mu.Lock()
+	ing.runs[id] = st
+	ing.mu.Unlock()
+	return nil
+}
+
+// unseal copies sealed run id back into the slot, unless it is complete:
+// then the batch may only repeat spans it has.
+func (ing *ingester) unseal(id string, r *ingestRun) error {
+	s := ing.store
+	info, err := s.sealedInfo(id)
+	if err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	if info.Status == StatusComplete {
+		return ing.checkComplete(id, r)
+	}
+	src, err := openSealed(s.sealedPath(id))
+	if err != nil {
+		return &DamagedError{TraceID: id, Dir: s.sealedPath(id), Err: err}
+	}
+	defer src.close()
+	b := ing.slot.db.NewBatch()
+	defer b.Close()
+	var copyErr error
+	err = src.each([]byte{prefixBoundary}, []byte{prefixVersion}, func(key []byte, value func() ([]byte, error)) bool {
+		v, err := value()
+		if err != nil {
+			copyErr = err
+			return false
+		}
+		b.Set(key, v, nil)
+		return true
+	})
+	if err == nil {
+		err = copyErr
+	}
+	if err != nil {
+		return &DamagedError{TraceID: id, Dir: s.sealedPath(id), Err: err}
+	}
+	if err := s.writeMarker(id, marker{Slot: ing.slot.n, PID: os.Getpid(), Name: info.Name, Start: info.Start}); err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	// Synced before the sealed file goes: the run is always whole in one
+	// place or the other (a sealed file wins over a marker).
+	if err := ing.slot.db.Apply(b, pebble.Sync); err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	s.indexDelete(id)
+	if err := os.Remove(s.sealedPath(id)); err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	if err := syncDir(s.runsDir()); err != nil {
+		return err
+	}
+	return ing.adopt(id, r.trace)
+}
+
+// checkComplete accepts a batch for a complete sealed run only if it
+// repeats what the run holds.
+func (ing *ingester) checkComplete(id string, r *ingestRun) error {
+	run, err := ing.store.ReadRun(id)
+	if err != nil {
+		return fmt.Errorf("ingest run %s: %w", id, err)
+	}
+	var problems []string
+	for seq, sp := range r.spans {
+		if seq >= int64(len(run.Records)) {
+			problems = append(problems, fmt.Sprintf("trace %s: the run is complete with %d boundaries; seq %d is not one of them", id, len(run.Records), seq))
+		} else if run.Records[seq].SpanID != sp.spanID {
+			problems = append(problems, fmt.Sprintf("trace %s: seq %d is already stored with span %s, this batch has span %s", id, seq, run.Records[seq].SpanID, sp.spanID))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return &IngestError{Problems: problems}
+	}
+	r.sealed = true
+	return nil
+}
+
+// stored notes what a batch wrote for run r, and seals the run when it is
+// whole.
+func (ing *ingester) stored(r *ingestRun, n int64) error {
+	if r.sealed {
+		return nil
+	}
+	ing.mu.Lock()
+	st := ing.runs[r.id]
+	st.stored += n
+	st.touched = time.Now()
+	if r.end != nil && st.end == nil {
+		st.end = r.end
+	}
+	whole := st.end != nil && st.stored >= st.end.Boundaries
+	if whole {
+		delete(ing.runs, r.id)
+	}
+	ing.mu.Unlock()
+	if !whole {
+		return nil
+	}
+	if _, err := ing.slot.seal(r.trace, nil, nil); err != nil {
+		return fmt.Errorf("ingest run %s: %w", r.id, err)
+	}
+	return nil
+}
+
+// sealIdle seals, every few seconds, the runs that received nothing for
+// IngestIdle.
+func (ing *ingester) sealIdle() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ing.stop:
+			return
+		case <-t.C:
+		}
+		ing.sealWhere(func(st *ingestState) bool { return time.Since(st.touched) >= IngestIdle })
+	}
+}
+
+// sealWhere seals the runs of the slot that match.
+func (ing *ingester) sealWhere(match func(*ingestState) bool) {
+	ing.mu.Lock()
+	var ids []string
+	for id, st := range ing.runs {
+		if match(st) {
+			ids = append(ids, id)
+		}
+	}
+	ing.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	unlock := ingestLocks.lock(ing.store.root, ids)
+	defer unlock()
+	for _, id := range ids {
+		ing.mu.Lock()
+		st, ok := ing.runs[id]
+		if ok && match(st) {
+			delete(ing.runs, id)
+		}
+		ing.mu.Unlock()
+		if ok {
+			ing.slot.seal(st.trace, nil, nil)
+		}
+	}
+}
+
+// Close seals the runs Ingest holds in the store's writer slot, and lets go
+// of the writer slot this process keeps for the store between runs (see
+// slotGrace) once no run is being recorded in it. The Store stays usable:
+// a later run or Ingest takes a slot again. Close is optional: a process
+// that exits lets its slot go, and the next process to take it seals what
+// it left.
+func (s *Store) Close() error {
+	s.ingestMu.Lock()
+	ing := s.ingest
+	s.ingest = nil
+	s.ingestMu.Unlock()
+	var err error
+	if ing != nil {
+		close(ing.stop)
+		ing.sealWhere(func(*ingestState) bool { return true })
+		err = s.releaseSlot(ing.slot)
+	}
+	if ierr := s.releaseIdle(); err == nil {
+		err = ierr
+	}
+	return err
 }
 
 // collectIngest sorts the spans of td into runs and checks each boundary.
@@ -292,11 +608,6 @@ func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int,
 		closer.Close()
 		return out, true, nil
 	}
-	if _, ok, err := get(versionKey()); err != nil {
-		return err
-	} else if !ok {
-		b.Set(versionKey(), []byte{dbFormatVersion}, nil)
-	}
 	hdr, ok, err := get(headerKey(r.trace))
 	if err != nil {
 		return err
@@ -355,30 +666,6 @@ func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int,
 		}
 	}
 	return nil
-}
-
-// openIngest opens (creating if needed) run id's database for an ingest
-// write. Unlike openWriter it never touches the writer file of a run a live
-// recorder holds.
-func (s *Store) openIngest(id string) (*pebble.DB, error) {
-	dir := s.runDir(id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("ingest run %s: %w", id, err)
-	}
-	db, err := pebble.Open(filepath.Join(dir, "db"), pebbleOptions(false))
-	if err != nil {
-		if isLockErr(err) {
-			if pid, ok := liveWriter(dir); ok {
-				return nil, &RecordingError{TraceID: id, PID: pid}
-			}
-			return nil, fmt.Errorf("ingest run %s: its database is locked by another process: %w", id, ErrRecording)
-		}
-		return nil, fmt.Errorf("ingest run %s: %w", id, err)
-	}
-	// Advisory, not synced: it only lets readers say "recording (pid N)"
-	// while the batch is written, instead of waiting for the lock.
-	os.WriteFile(filepath.Join(dir, writerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-	return db, nil
 }
 
 // ingestLocks serialises ingest writes to one run within this process

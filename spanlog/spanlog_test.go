@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -388,7 +393,7 @@ func TestOpenExisting(t *testing.T) {
 	if _, err := spanlog.Open(fresh); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(fresh, "FORMAT")); err != nil || string(b) != "agentrr-store 1\n" {
+	if b, err := os.ReadFile(filepath.Join(fresh, "FORMAT")); err != nil || string(b) != "agentrr-store 2\n" {
 		t.Errorf("FORMAT = %q, %v", b, err)
 	}
 	s, err := spanlog.OpenExisting(fresh)
@@ -502,12 +507,37 @@ func TestRecordingChild(t *testing.T) {
 		}
 	}
 	fmt.Printf("trace: %s\nready\n", id)
+	if os.Getenv("SPANLOG_TEST_KILL") == "1" {
+		// Gone without closing, as a killed recorder is: the run stays in
+		// the writer slot's write-ahead log.
+		os.Exit(0)
+	}
 	// Block until the parent closes stdin; a read error or EOF both mean go.
 	bufio.NewReader(os.Stdin).ReadString('\n')
 	if err := w.Close(); err != nil {
 		fail(err)
 	}
 	os.Exit(0)
+}
+
+// killedRun records a run of three boundaries in a child process that
+// exits without closing it, as a killed recorder does, and returns its id.
+func killedRun(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRecordingChild$", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), "SPANLOG_TEST_CHILD=1", "SPANLOG_TEST_KILL=1", "SPANLOG_TEST_STORE="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "trace: "); ok {
+			return v
+		}
+	}
+	t.Fatalf("child printed no trace id: %q", out)
+	return ""
 }
 
 func TestRunRecordedByAnotherProcess(t *testing.T) {
@@ -607,18 +637,76 @@ func TestRunRecordedByAnotherProcess(t *testing.T) {
 	}
 }
 
-// rawDB opens a run's Pebble database directly, as something that damages
-// a store behind agentrr's back would.
-func rawDB(t *testing.T, storeDir, id string) *pebble.DB {
+// rawDB opens a sealed run's file for editing, as something that damages a
+// store behind agentrr's back would: Get, Set and Delete work on the run's
+// documented keys, and Close writes the file back (a standalone sstable,
+// as spanlog writes it).
+func rawDB(t *testing.T, storeDir, id string) *sealedFile {
 	t.Helper()
-	db, err := pebble.Open(filepath.Join(storeDir, "runs", id, "db"), &pebble.Options{
-		FormatMajorVersion: pebble.FormatValueSeparation,
-		Logger:             quietLogger{t},
-	})
+	path := filepath.Join(storeDir, "runs", id+".run")
+	f, err := vfs.Default.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db
+	opts := &pebble.Options{}
+	opts.EnsureDefaults()
+	it, err := pebble.NewExternalIter(opts, &pebble.IterOptions{}, [][]sstable.ReadableFile{{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := &sealedFile{t: t, path: path, kv: map[string][]byte{}}
+	for valid := it.First(); valid; valid = it.Next() {
+		sf.kv[string(it.Key())] = slices.Clone(it.Value())
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sf
+}
+
+type sealedFile struct {
+	t    *testing.T
+	path string
+	kv   map[string][]byte
+}
+
+func (f *sealedFile) Get(key []byte) ([]byte, io.Closer, error) {
+	v, ok := f.kv[string(key)]
+	if !ok {
+		return nil, nil, pebble.ErrNotFound
+	}
+	return v, io.NopCloser(nil), nil
+}
+
+func (f *sealedFile) Set(key, val []byte, _ *pebble.WriteOptions) error {
+	f.kv[string(key)] = slices.Clone(val)
+	return nil
+}
+
+func (f *sealedFile) Delete(key []byte, _ *pebble.WriteOptions) error {
+	delete(f.kv, string(key))
+	return nil
+}
+
+func (f *sealedFile) Close() error {
+	f.t.Helper()
+	out, err := vfs.Default.Create(f.path+".edit", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(out), sstable.WriterOptions{TableFormat: pebble.FormatValueSeparation.MaxTableFormat()})
+	for _, k := range slices.Sorted(maps.Keys(f.kv)) {
+		if err := w.Set([]byte(k), f.kv[k]); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(f.path+".edit", f.path); err != nil {
+		f.t.Fatal(err)
+	}
+	return nil
 }
 
 type quietLogger struct{ t *testing.T }

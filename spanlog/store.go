@@ -7,13 +7,24 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// FormatVersion is the store format this package reads and writes.
-const FormatVersion = 1
+// FormatVersion is the store format this package writes, and the newest it
+// reads.
+//
+//   - 1: one Pebble database per run (runs/<id>/db).
+//   - 2: runs recorded into writer slots (writers/<n>/db) and sealed, when
+//     they end, into one file each (runs/<id>.run); the run index. Format-1
+//     runs in a format-2 store are read as before.
+//
+// A format-1 store becomes format 2 when a run is first recorded (or
+// imported) into it; reading never changes it.
+const FormatVersion = 2
 
 const formatFile = "FORMAT"
 
@@ -64,6 +75,12 @@ func (e *AmbiguousError) Error() string {
 // the life of a recording) and briefly by readers.
 type Store struct {
 	root string
+
+	formatMu sync.Mutex
+	format   int // the FORMAT version read (0: no FORMAT file)
+
+	ingestMu sync.Mutex
+	ingest   *ingester // the slot Ingest writes into, once it has
 }
 
 // Dir returns the store directory to use: dir if not empty, else
@@ -135,7 +152,7 @@ func (s *Store) checkFormat(create bool) error {
 			}
 			return nil
 		}
-		return writeFileSync(path, []byte(fmt.Sprintf("agentrr-store %d\n", FormatVersion)))
+		return writeFormat(path)
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("agentrr store %s cannot be read: %w (a store is private to the user who recorded into it: run agentrr as that user)", s.root, err)
@@ -153,6 +170,33 @@ func (s *Store) checkFormat(create bool) error {
 	if v > FormatVersion {
 		return fmt.Errorf("agentrr store %s: %w (store format %d, this build reads up to %d): upgrade agentrr", s.root, ErrFutureFormat, v, FormatVersion)
 	}
+	s.format = v
+	return nil
+}
+
+func writeFormat(path string) error {
+	return writeFileSync(path, []byte(fmt.Sprintf("agentrr-store %d\n", FormatVersion)))
+}
+
+// upgradeFormat marks the store format FormatVersion before anything of
+// that format is written into it, so that an older agentrr refuses the
+// store (saying to upgrade) instead of missing its runs.
+func (s *Store) upgradeFormat() error {
+	s.formatMu.Lock()
+	defer s.formatMu.Unlock()
+	if s.format >= FormatVersion {
+		return nil
+	}
+	if err := s.checkFormat(false); err != nil {
+		return err
+	}
+	if s.format >= FormatVersion {
+		return nil
+	}
+	if err := writeFormat(filepath.Join(s.root, formatFile)); err != nil {
+		return fmt.Errorf("agentrr store %s: %w", s.root, err)
+	}
+	s.format = FormatVersion
 	return nil
 }
 
@@ -209,27 +253,75 @@ func ParseTraceID(s string) ([16]byte, error) {
 	return id, nil
 }
 
-// TraceIDs returns the trace ids of every run in the store, sorted.
+// File names in runs/: a sealed run, a run in a writer slot.
+const (
+	sealedSuffix = ".run"
+	liveSuffix   = ".live"
+)
+
+func (s *Store) runsDir() string             { return filepath.Join(s.root, "runs") }
+func (s *Store) sealedPath(id string) string { return filepath.Join(s.root, "runs", id+sealedSuffix) }
+func (s *Store) markerPath(id string) string { return filepath.Join(s.root, "runs", id+liveSuffix) }
+
+// TraceIDs returns the trace ids of every run in the store, sorted: sealed
+// runs, runs in writer slots and format-1 runs.
 func (s *Store) TraceIDs() ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(s.root, "runs"))
+	entries, err := os.ReadDir(s.runsDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("agentrr store %s: %w", s.root, err)
 	}
-	var ids []string
+	ids := make([]string, 0, len(entries))
+	var last string
 	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := ParseTraceID(e.Name()); err == nil {
-			ids = append(ids, e.Name())
+		id, ok := runEntryID(e)
+		// ReadDir sorts by name: a run's .live and .run are neighbours.
+		if ok && id != last {
+			ids = append(ids, id)
+			last = id
 		}
 	}
+	ids = append(ids, s.orphans()...)
 	sort.Strings(ids)
-	return ids, nil
+	return slices.Compact(ids), nil
 }
+
+// runEntryID returns the run id an entry of runs/ names, if it names one.
+func runEntryID(e fs.DirEntry) (string, bool) {
+	name := e.Name()
+	id := name
+	switch {
+	case e.IsDir():
+	case strings.HasSuffix(name, sealedSuffix):
+		id = strings.TrimSuffix(name, sealedSuffix)
+	case strings.HasSuffix(name, liveSuffix):
+		id = strings.TrimSuffix(name, liveSuffix)
+	default:
+		return "", false
+	}
+	if !isTraceHex(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// isTraceHex reports whether id is 32 lower-case hex digits, not all zero.
+func isTraceHex(id string) bool {
+	if len(id) != 32 || id == strings.Repeat("0", 32) {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func traceHex(t [16]byte) string { return hex.EncodeToString(t[:]) }
 
 // Resolve returns the full trace id of the one run whose id starts with
 // prefix (case-insensitive). It returns an error wrapping ErrNotFound when
@@ -255,6 +347,15 @@ func (s *Store) Resolve(prefix string) (string, error) {
 			matches = append(matches, id)
 		}
 	}
+	if len(matches) == 0 {
+		// A run the index lists whose file is gone is still named, so that
+		// it reads as damaged (and rm can drop it) instead of vanishing.
+		for _, id := range s.lostRuns() {
+			if strings.HasPrefix(id, p) {
+				matches = append(matches, id)
+			}
+		}
+	}
 	switch len(matches) {
 	case 0:
 		return "", fmt.Errorf("%w %q in store %s (list runs with: agentrr runs)", ErrNotFound, prefix, s.root)
@@ -267,14 +368,103 @@ func (s *Store) Resolve(prefix string) (string, error) {
 
 // Remove deletes the run with the given full trace id, and only it. It fails
 // with ErrRecording if the run is being recorded.
+//
+// A sealed run's file is deleted; a run left in a writer slot by a killed
+// recorder is sealed first (the slot is taken for a moment), then deleted;
+// a format-1 run's directory is deleted whole.
 func (s *Store) Remove(traceID string) error {
 	if _, err := ParseTraceID(traceID); err != nil {
 		return err
 	}
-	dir := s.runDir(traceID)
-	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("%w %s in store %s", ErrNotFound, traceID, s.root)
+	if !fileExists(s.sealedPath(traceID)) {
+		if fileExists(s.markerPath(traceID)) {
+			if err := s.sealDead(traceID); err != nil {
+				return err
+			}
+			if !fileExists(s.sealedPath(traceID)) && !fileExists(s.markerPath(traceID)) {
+				return nil // in a damaged slot: its marker was all there was to delete
+			}
+		} else if n := s.orphanSlot(traceID); n >= 0 {
+			if err := s.sealSlot(traceID, n, 0); err != nil {
+				return err
+			}
+		}
 	}
+	switch {
+	case fileExists(s.sealedPath(traceID)):
+		// Dropped from the index first: a crash in between leaves the file,
+		// which is the truth, listed.
+		s.indexDelete(traceID)
+		if err := os.Remove(s.sealedPath(traceID)); err != nil {
+			return fmt.Errorf("remove run %s: %w", traceID, err)
+		}
+		os.Remove(s.markerPath(traceID))
+		return syncDir(s.runsDir())
+	case fileExists(s.runDir(traceID)):
+		return s.removeLegacy(traceID)
+	case slices.Contains(s.lostRuns(), traceID):
+		s.indexDelete(traceID)
+		return nil
+	}
+	return fmt.Errorf("%w %s in store %s", ErrNotFound, traceID, s.root)
+}
+
+// sealDead seals run id, which a marker says is in a writer slot: it fails
+// with a *RecordingError when the slot's holder is alive.
+func (s *Store) sealDead(id string) error {
+	m, err := readMarker(s.markerPath(id))
+	if err != nil {
+		// A marker that names no slot: nothing can be sealed; the marker
+		// itself is the run.
+		os.Remove(s.markerPath(id))
+		return syncDir(s.runsDir())
+	}
+	return s.sealSlot(id, m.Slot, m.PID)
+}
+
+// sealSlot seals run id, in writer slot n: by taking the slot for a moment
+// (which seals every run its dead holder left), or, in the slot this
+// process holds, at once. It fails with a *RecordingError when another
+// live process holds the slot, or this one records the run.
+func (s *Store) sealSlot(id string, n, pid int) error {
+	if err := s.upgradeFormat(); err != nil {
+		return err
+	}
+	heldSlots.mu.Lock()
+	defer heldSlots.mu.Unlock()
+	if held := heldSlots.m[slotKey(s.root)]; held != nil && held.n == n {
+		if held.writers[id] {
+			return &RecordingError{TraceID: id, PID: os.Getpid()}
+		}
+		trace, _ := ParseTraceID(id)
+		_, err := held.seal(trace, nil, nil)
+		return err
+	}
+	sl, err := s.openSlot(n)
+	if errors.Is(err, errSlotBusy) {
+		if errors.Is(err, errSlotDamaged) {
+			// Nothing in a damaged slot is sealed: the run goes with its marker.
+			os.Remove(s.markerPath(id))
+			return syncDir(s.runsDir())
+		}
+		if p := slotPID(s.slotDir(n)); p != 0 {
+			pid = p
+		}
+		return &RecordingError{TraceID: id, PID: pid}
+	}
+	if err != nil {
+		return err
+	}
+	err = sl.sealLeftovers()
+	if cerr := sl.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeLegacy deletes a format-1 run's directory.
+func (s *Store) removeLegacy(traceID string) error {
+	dir := s.runDir(traceID)
 	db, err := openReader(dir)
 	if err != nil {
 		var rec *RecordingError
@@ -288,5 +478,5 @@ func (s *Store) Remove(traceID string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove run %s: %w", traceID, err)
 	}
-	return syncDir(filepath.Join(s.root, "runs"))
+	return syncDir(s.runsDir())
 }

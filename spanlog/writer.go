@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -34,7 +32,7 @@ type RunWriter struct {
 	store *Store
 	trace [16]byte
 	id    string
-	dir   string
+	slot  *slot
 	// syncEach is false for a replayed run, whose boundaries are not
 	// synced one by one (see CreateRun).
 	syncEach bool
@@ -49,8 +47,11 @@ type RunWriter struct {
 	branchNext map[string]int64
 	failed     error // once set, every later write fails (fail-stop)
 	closed     bool
+	// sealer writes the run's sealed file as it goes (see sealer); its
+	// boundaries are added in log order, on mu.
+	sealer *sealer
 	// inflight counts commits between entering the commit pipeline and the
-	// end of their fsync wait; Close waits for them before closing Pebble.
+	// end of their fsync wait; sealing waits for them.
 	inflight sync.WaitGroup
 }
 
@@ -62,51 +63,69 @@ const forkMode = "fork"
 // with that id.
 var ErrRunExists = errors.New("run already exists")
 
-// CreateRun creates the run's database and writes its header with a synced
-// write. The caller must call Finish or Close.
+// CreateRun creates the run and writes its header with a synced write. The
+// caller must call Finish or Close.
+//
+// The run is recorded into the writer slot this process holds in the store
+// (taking one if it holds none: see slot.go), which every run the process
+// records at the same time shares; runs/<id>.live names the slot until the
+// run is sealed. A header without a command line gets the calling
+// process's (see CurrentCommand): a run records what to run to replay it.
 //
 // The boundaries of a replayed run (meta.ReplayOf set) are written without
 // a sync of their own: its answers come from a recording that is already
 // durable, so a replay that a crash cuts short is simply run again. Their
 // order in the write-ahead log is the same, so a crash still leaves a whole
-// prefix, and the synced end record (Finish) makes every one of them durable.
+// prefix, and the sealed file Finish writes (synced) holds every one of them.
 // This keeps replay at memory speed instead of one disk sync per boundary.
 func (s *Store) CreateRun(meta RunMeta) (*RunWriter, error) {
 	trace, err := ParseTraceID(meta.TraceID)
 	if err != nil {
 		return nil, err
 	}
-	dir := s.runDir(meta.TraceID)
-	// Mkdir, not MkdirAll: of two processes creating one run id, one wins.
-	if err := os.Mkdir(dir, dirPerm); errors.Is(err, fs.ErrExist) {
+	if fileExists(s.sealedPath(meta.TraceID)) || fileExists(s.runDir(meta.TraceID)) || fileExists(s.markerPath(meta.TraceID)) {
 		return nil, fmt.Errorf("%w: run %s in store %s", ErrRunExists, meta.TraceID, s.root)
-	} else if err != nil {
-		return nil, fmt.Errorf("create run %s in store %s: %w", meta.TraceID, s.root, err)
 	}
-	db, err := openWriter(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create run %s in store %s: %w", meta.TraceID, s.root, err)
+	if meta.Command == nil {
+		meta.Command = CurrentCommand()
 	}
 	hdr, err := json.Marshal(meta)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	b := db.NewBatch()
-	b.Set(versionKey(), []byte{dbFormatVersion}, nil)
-	b.Set(headerKey(trace), hdr, nil)
+	if err := s.upgradeFormat(); err != nil {
+		return nil, err
+	}
+	sl, err := s.acquireSlot()
+	if err != nil {
+		return nil, fmt.Errorf("create run %s in store %s: %w", meta.TraceID, s.root, err)
+	}
+	heldSlots.mu.Lock()
+	sl.writers[meta.TraceID] = true
+	heldSlots.mu.Unlock()
+	abandon := func(err error) (*RunWriter, error) {
+		heldSlots.mu.Lock()
+		delete(sl.writers, meta.TraceID)
+		heldSlots.mu.Unlock()
+		s.releaseSlot(sl)
+		return nil, err
+	}
+	// The marker first, synced: it claims the id (of two processes creating
+	// one run, one wins) and names the slot, so that even a run killed
+	// before its first boundary is listed.
+	if err := s.writeMarker(meta.TraceID, marker{Slot: sl.n, PID: os.Getpid(), Name: meta.Name, Start: meta.Start}); err != nil {
+		if errors.Is(err, ErrRunExists) {
+			return abandon(err)
+		}
+		return abandon(fmt.Errorf("create run %s in store %s: %w", meta.TraceID, s.root, err))
+	}
 	// Synced: a run that recorded nothing is still listed after a crash.
-	if err := db.Apply(b, pebble.Sync); err != nil {
-		b.Close()
-		db.Close()
-		return nil, fmt.Errorf("create run %s: %w", meta.TraceID, err)
+	if err := sl.db.Set(headerKey(trace), hdr, pebble.Sync); err != nil {
+		os.Remove(s.markerPath(meta.TraceID))
+		return abandon(fmt.Errorf("create run %s: %w", meta.TraceID, err))
 	}
-	b.Close()
-	if err := syncDir(filepath.Join(s.root, "runs")); err != nil {
-		db.Close()
-		return nil, err
-	}
-	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, dir: dir, db: db, syncEach: meta.ReplayOf == "" || meta.ReplayMode == forkMode, branchNext: make(map[string]int64)}
+	w := &RunWriter{store: s, trace: trace, id: meta.TraceID, slot: sl, db: sl.db, syncEach: meta.ReplayOf == "" || meta.ReplayMode == forkMode, branchNext: make(map[string]int64),
+		sealer: newSealer(s.sealedPath(meta.TraceID), hdr)}
 	w.turn = sync.NewCond(&w.mu)
 	return w, nil
 }
@@ -185,7 +204,8 @@ func (w *RunWriter) Commit(pos Pos, val []byte) error {
 		return err
 	}
 	b := w.db.NewBatch()
-	b.Set(boundaryKey(w.trace, "", pos.Seq), val, nil)
+	key := boundaryKey(w.trace, "", pos.Seq)
+	b.Set(key, val, nil)
 	// Synced write, waited for below after the lock is released so that
 	// concurrent boundaries join the same fsync. A replayed run's write
 	// (pebble.NoSync) has nothing to wait for.
@@ -201,6 +221,7 @@ func (w *RunWriter) Commit(pos Pos, val []byte) error {
 		b.Close()
 		return err
 	}
+	w.sealer.add(key, val)
 	w.applied++
 	w.turn.Broadcast()
 	w.inflight.Add(1)
@@ -259,10 +280,11 @@ func (w *RunWriter) NextIndex(branch string) int64 {
 	return w.branchNext[branch]
 }
 
-// Finish writes the run end record with a synced write and closes the run.
-// end.Boundaries is filled in by Finish. Before closing, Finish flushes the
-// run out of the write-ahead log into Snappy-compressed, block-checksummed
-// sstables (one memtable flush, once per run).
+// Finish ends the run: its end record (end.Boundaries is filled in by
+// Finish) is written, with every boundary and the header, into the run's
+// sealed file, which is synced before Finish returns; then the run is
+// deleted from its writer slot. A durable end record implies durable
+// boundaries.
 func (w *RunWriter) Finish(end RunEnd) error {
 	w.mu.Lock()
 	if w.closed {
@@ -280,39 +302,27 @@ func (w *RunWriter) Finish(end RunEnd) error {
 	}
 	deadline.Stop()
 	end.Boundaries = w.next
-	val, err := json.Marshal(end)
-	if w.failed != nil {
-		err = w.failed
-	} else if err == nil {
-		// Synced; it enters the WAL after every boundary already appended, so
-		// a durable end record implies durable boundaries.
-		if err = w.db.Set(endKey(w.trace), val, pebble.Sync); err != nil {
-			w.failed = fmt.Errorf("write run end: %w", err)
-			err = w.failed
-		} else {
-			// A finished run is read many times and never written again:
-			// in sstables a corrupt byte fails a block checksum instead of
-			// looking like the torn tail of a log, and JSON text compresses.
-			// A failed flush loses nothing: the run is durable in the log
-			// already and reads back the same from there.
-			_ = w.db.Flush()
-		}
-	}
+	err := w.failed
 	w.closed = true
 	w.turn.Broadcast()
 	w.mu.Unlock()
-	if cerr := w.closeDB(); err == nil {
-		err = cerr
+	if err != nil {
+		// Not ended: the run is sealed as it is, truncated.
+		w.seal(nil)
+		return err
 	}
-	return err
+	if err := w.seal(&end); err != nil {
+		return fmt.Errorf("write run end: %w", err)
+	}
+	return nil
 }
 
 // finishWait bounds how long Finish waits for boundaries already given
 // their place to be written.
 const finishWait = 30 * time.Second
 
-// Close closes the run without marking it ended: it will read back as
-// truncated. Closing a finished run is a no-op.
+// Close closes the run without marking it ended: it is sealed as it is,
+// and reads back as truncated. Closing a finished run is a no-op.
 func (w *RunWriter) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -322,15 +332,19 @@ func (w *RunWriter) Close() error {
 	w.closed = true
 	w.turn.Broadcast()
 	w.mu.Unlock()
-	return w.closeDB()
+	return w.seal(nil)
 }
 
-func (w *RunWriter) closeDB() error {
+// seal waits for the commits in flight, seals the run (with end, if not
+// nil) and gives the writer's slot back.
+func (w *RunWriter) seal(end *RunEnd) error {
 	w.inflight.Wait()
-	err := w.db.Close()
-	os.Remove(filepath.Join(w.dir, writerFile))
-	if err != nil {
-		return fmt.Errorf("close run %s: %w", w.id, err)
+	_, err := w.slot.seal(w.trace, end, w.sealer)
+	heldSlots.mu.Lock()
+	delete(w.slot.writers, w.id)
+	heldSlots.mu.Unlock()
+	if rerr := w.store.releaseSlot(w.slot); err == nil && rerr != nil {
+		err = fmt.Errorf("close run %s: %w", w.id, rerr)
 	}
-	return nil
+	return err
 }

@@ -3,6 +3,7 @@ package main_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,9 +25,11 @@ import (
 // get the same environment and commands as TestScripts, and also:
 //
 //	damage <flip|truncate|delete> <trace-id|store> <file>
-//	    damage one file of a run's database or of the store: file is
-//	    sstable, wal (the largest write-ahead log), MANIFEST, OPTIONS,
-//	    marker.manifest, or, for the store, FORMAT
+//	    damage one file of a run or of the store: file is sealed (a
+//	    sealed run's file), marker (a run's marker in runs/), or, for a run
+//	    in a writer slot, a file of the slot's database: sstable, wal (the
+//	    largest write-ahead log), MANIFEST, OPTIONS, marker.manifest; for
+//	    the store, FORMAT or index
 //	hashstore <file>
 //	    write the SHA-256 of every store file (but Pebble's empty LOCK
 //	    files) to file, sorted, so that `cmp` shows a store unchanged
@@ -54,25 +58,43 @@ func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
 	if run == "store" {
 		path = filepath.Join(store, kind)
 	} else {
-		path = runFile(ts, filepath.Join(store, "runs", run, "db"), kind)
+		switch kind {
+		case "sealed":
+			path = filepath.Join(store, "runs", run+".run")
+		case "marker":
+			path = filepath.Join(store, "runs", run+".live")
+		default:
+			var m struct {
+				Slot int `json:"slot"`
+			}
+			b, err := os.ReadFile(filepath.Join(store, "runs", run+".live"))
+			ts.Check(err)
+			ts.Check(json.Unmarshal(b, &m))
+			path = runFile(ts, filepath.Join(store, "writers", strconv.Itoa(m.Slot), "db"), kind)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	used := len(b)
+	if kind == "wal" {
+		// A writer slot's log is recycled: past the records it holds,
+		// zeros (or an older log's records). Damage what it holds.
+		for used > 0 && b[used-1] == 0 {
+			used--
+		}
 	}
 	switch op {
 	case "flip":
-		b, err := os.ReadFile(path)
-		ts.Check(err)
-		if len(b) == 0 {
+		if used == 0 {
 			ts.Fatalf("damage: %s is empty: nothing to flip", path)
 		}
 		// Two bytes inside the file, away from its ends: in the data,
 		// not in a trailer a reader might not look at.
-		for _, at := range []int{len(b) / 3, len(b) / 2} {
+		for _, at := range []int{used / 3, used / 2} {
 			b[at] ^= 0x5a
 		}
 		ts.Check(os.WriteFile(path, b, 0o600))
 	case "truncate":
-		fi, err := os.Stat(path)
-		ts.Check(err)
-		ts.Check(os.Truncate(path, fi.Size()/2))
+		ts.Check(os.Truncate(path, int64(used/2)))
 	case "delete":
 		ts.Check(os.Remove(path))
 	default:
@@ -81,8 +103,8 @@ func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("damage: %s %s", op, path)
 }
 
-// runFile finds the file of a run database by kind, whatever number Pebble
-// gave it.
+// runFile finds the file of a database by kind, whatever number Pebble
+// gave it: the largest, or for MANIFEST and OPTIONS the newest.
 func runFile(ts *testscript.TestScript, dbDir, kind string) string {
 	entries, err := os.ReadDir(dbDir)
 	ts.Check(err)
@@ -108,8 +130,17 @@ func runFile(ts *testscript.TestScript, dbDir, kind string) string {
 		}
 		fi, err := e.Info()
 		ts.Check(err)
-		if fi.Size() > bestSize {
-			best, bestSize = name, fi.Size()
+		size := fi.Size()
+		if kind == "MANIFEST" || kind == "OPTIONS" {
+			// The newest is the live one (Pebble numbers its files in
+			// order; an older one may be left by a killed process).
+			size = 0
+			if name > best {
+				size = bestSize + 1
+			}
+		}
+		if size > bestSize {
+			best, bestSize = name, size
 		}
 	}
 	if best == "" {

@@ -27,7 +27,8 @@ import (
 // main is agentrrcmd.Main.
 func TestMain(m *testing.M) {
 	testscript.Main(cleanup{m}, map[string]func(){
-		"agentrr": func() { os.Exit(agentrrcmd.Main()) },
+		"agentrr":        func() { os.Exit(agentrrcmd.Main()) },
+		"killedrecorder": killedRecorder,
 	})
 }
 
@@ -160,9 +161,12 @@ func must[T any](v T, err error) T {
 //	setmatch <file> <regexp> <VAR>      set VAR to the first group of regexp's first match in file
 //	mkrun <state> <VAR> [trace-id]      make a run by hand in $AGENTRR_STORE and set VAR to its id;
 //	                                    state: complete, truncated (3 boundaries, never ended),
-//	                                    damaged (seq 2 of 4 corrupt) or recording (held open by
-//	                                    this test process until the script ends)
+//	                                    damaged (seq 2 of 4 corrupt), recording (held open by
+//	                                    this test process until the script ends) or killed (3
+//	                                    boundaries, its recorder gone: the run is in its writer
+//	                                    slot's write-ahead log)
 //	maxwidth <file> <N>                 fail if a line of file is wider than N terminal columns
+//	cutfile <src> <dst> <N>             write the first N bytes of src to dst
 //	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
 //	fakeopenai start|requests …         a fake OpenAI server for the script (see cmdFakeOpenAI)
 func TestScripts(t *testing.T) {
@@ -201,9 +205,29 @@ func cmdSetMatch(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[2], m[1])
 }
 
+// killedRecorder is a program for mkrun killed: it records a run of three
+// boundaries into $AGENTRR_STORE, prints its id and exits without ending or
+// closing it, as a recorder killed with SIGKILL leaves it: the run stays in
+// its writer slot's write-ahead log.
+func killedRecorder() {
+	store, err := spanlog.Open(os.Getenv("AGENTRR_STORE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	id := cmdtest.NewTraceID()
+	meta := spanlog.RunMeta{TraceID: id, Name: "handmade-killed", Service: "mkrun", PID: os.Getpid()}
+	if _, err := cmdtest.StartRecording(store, meta, cmdtest.SampleBoundaries(3)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(id)
+	os.Exit(0)
+}
+
 func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording <VAR> [trace-id]")
+		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording|killed <VAR> [trace-id]")
 	}
 	store, err := spanlog.Open(ts.Getenv("AGENTRR_STORE"))
 	ts.Check(err)
@@ -226,10 +250,27 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 		w, err := cmdtest.StartRecording(store, meta, bs)
 		ts.Check(err)
 		ts.Defer(func() { w.Close() })
+	case "killed":
+		cmd := exec.Command("killedrecorder")
+		cmd.Env = append(os.Environ(), "AGENTRR_STORE="+ts.Getenv("AGENTRR_STORE"))
+		out, err := cmd.Output()
+		ts.Check(err)
+		id = strings.TrimSpace(string(out))
 	default:
 		ts.Fatalf("mkrun: unknown state %q", args[0])
 	}
 	ts.Setenv(args[1], id)
+}
+
+// cmdCutFile is cutfile <src> <dst> <N>: dst is the first N bytes of src.
+func cmdCutFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: cutfile <src> <dst> <N>")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	b := []byte(ts.ReadFile(args[0]))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b[:min(n, len(b))], 0o600))
 }
 
 func cmdMaxWidth(ts *testscript.TestScript, neg bool, args []string) {
@@ -280,6 +321,7 @@ func scriptParams(t *testing.T, dir string, extra map[string]func(*testscript.Te
 	cmds := map[string]func(*testscript.TestScript, bool, []string){
 		"runid":    cmdRunID,
 		"setmatch": cmdSetMatch,
+		"cutfile":  cmdCutFile,
 		"mkrun":    cmdMkRun,
 		"exits":    cmdExits,
 	}
@@ -292,6 +334,7 @@ func scriptParams(t *testing.T, dir string, extra map[string]func(*testscript.Te
 			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("AGENTRR_STORE", filepath.Join(env.WorkDir, "store"))
 			env.Setenv("TZ", "UTC")
+			env.Setenv("EXAMPLES", bin)
 			return nil
 		},
 		Cmds:               cmds,

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/agentrr/agentrr/analyze"
@@ -53,13 +54,13 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "damaged-wal",
-		Does: "kill the recorder after its last boundary, before it ends the run, so the run's data is only in the write-ahead log; flip bytes on disk in the middle of a payload in that log (*.log)",
+		Does: "kill the recorder after its last boundary, before it ends the run, so the run's data is only in its writer slot's write-ahead log; flip bytes on disk in the middle of a payload in that log (*.log)",
 		Want: "the run reads back damaged (not truncated: valid boundaries follow the damage) and replay refuses it with a clear error",
 		run:  (*Runner).damagedWAL,
 	},
 	{
 		Name: "damaged-sst",
-		Does: "flip bytes on disk in the middle of a payload in an .sst file of a complete run",
+		Does: "flip bytes on disk in the middle of the sealed file of a complete run (runs/<id>.run, an sstable)",
 		Want: "the run reads back damaged and replay refuses it with a clear error",
 		run:  (*Runner).damagedSST,
 	},
@@ -215,14 +216,7 @@ func (r *Runner) damagedSST(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if ssts, _ := filepath.Glob(filepath.Join(r.Store, "runs", id, "db", "*.sst")); len(ssts) == 0 {
-		// This store keeps a small run in its write-ahead log: record one
-		// big enough to be flushed.
-		if id, err = r.record(ctx, "-attachments", "80"); err != nil {
-			return "", false, err
-		}
-	}
-	return r.damage(ctx, id, ".sst")
+	return r.damage(ctx, id, ".run")
 }
 
 // damage flips bytes in the middle of the order tool's answer, in a file
@@ -230,7 +224,7 @@ func (r *Runner) damagedSST(ctx context.Context) (string, bool, error) {
 // separate process (reading damage must not take this one down).
 func (r *Runner) damage(ctx context.Context, id, ext string) (string, bool, error) {
 	r.damaged = append(r.damaged, id)
-	file, off, err := flipPayload(filepath.Join(r.Store, "runs", id, "db"), ext, []byte(orderStatus))
+	file, off, err := flipPayload(runData(r.Store, id, ext), ext, []byte(orderStatus))
 	if err != nil {
 		return "", false, err
 	}
@@ -255,6 +249,22 @@ func (r *Runner) damage(ctx context.Context, id, ext string) (string, bool, erro
 	return got, (res.Status == spanlog.StatusDamaged || res.ReadDamaged) && res.LoadDamaged, nil
 }
 
+// runData is where run id's files ending in ext are: a sealed run is
+// runs/<id>.run; a run whose recorder was killed is in the database of the
+// writer slot its marker (runs/<id>.live) names.
+func runData(store, id, ext string) string {
+	if ext == ".run" {
+		return filepath.Join(store, "runs", id)
+	}
+	var m struct {
+		Slot int `json:"slot"`
+	}
+	if b, err := os.ReadFile(filepath.Join(store, "runs", id+".live")); err == nil && json.Unmarshal(b, &m) == nil {
+		return filepath.Join(store, "writers", strconv.Itoa(m.Slot), "db")
+	}
+	return filepath.Join(store, "runs", id, "db")
+}
+
 // flipPayload damages the live data of a run's database db in a file
 // ending in ext, with a synced write: it inverts 8 bytes in the middle of
 // payload where a live file holds it as is. For ".log" only the newest log
@@ -262,7 +272,11 @@ func (r *Runner) damage(ctx context.Context, id, ext string) (string, bool, erro
 // blocks may be compressed, it falls back on the middle of the largest
 // table, which is payload too. It returns the file and the offset flipped.
 func flipPayload(db, ext string, payload []byte) (string, int64, error) {
-	files, err := filepath.Glob(filepath.Join(db, "*"+ext))
+	pattern := filepath.Join(db, "*"+ext)
+	if ext == ".run" {
+		pattern = db + ext // the sealed file itself
+	}
+	files, err := filepath.Glob(pattern)
 	if err != nil {
 		return "", 0, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/recording"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -49,6 +50,9 @@ type proxyRun struct {
 
 // startRun starts a run named name in the trace of the span in ctx, if any.
 func (s *Server) startRun(ctx context.Context, name string) (*proxyRun, error) {
+	// A proxy's run is replayed by pointing its client at a replaying
+	// proxy, not by running agentrr proxy again: it records no command.
+	ctx = recording.WithCommand(ctx, &boundary.Command{Args: []string{}})
 	rctx, run, err := s.tp.StartRun(ctx, name)
 	if err != nil {
 		return nil, err

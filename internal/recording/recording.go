@@ -222,5 +222,22 @@ func StoreFrom(ctx context.Context) *spanlog.Store {
 	return s
 }
 
+type commandKey struct{}
+
+// WithCommand returns a context asking the processor that sees a run's
+// root span start with it to record cmd as the run's command line instead
+// of this process's (spanlog.CurrentCommand). A command with no arguments
+// records that the run has none to replay it by: a proxy's runs, whose
+// client must be pointed at a replaying proxy.
+func WithCommand(ctx context.Context, cmd *boundary.Command) context.Context {
+	return context.WithValue(ctx, commandKey{}, cmd)
+}
+
+// CommandFrom returns the command WithCommand put in ctx, or nil.
+func CommandFrom(ctx context.Context) *boundary.Command {
+	c, _ := ctx.Value(commandKey{}).(*boundary.Command)
+	return c
+}
+
 // String names the run for messages.
 func (r *Run) String() string { return fmt.Sprintf("run %s", r.ID) }

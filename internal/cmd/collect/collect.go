@@ -86,6 +86,12 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	// The writer slot runs are received into, taken before the first
+	// request; Close seals what is left in it when collect stops.
+	if err := store.StartIngest(); err != nil {
+		return err
+	}
+	defer store.Close()
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return cmdutil.FlagError("listen on %s: %v", opts.Listen, err)

@@ -2,10 +2,13 @@
 package export
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,6 +34,11 @@ type Options struct {
 	Headers      map[string]string
 	PayloadLimit int
 	JSON         bool
+	// File is where to write the run as a bundle (--file; "-" for
+	// standard output) instead of sending it; Gzip compresses it (--gzip,
+	// or a File ending in .gz).
+	File string
+	Gzip bool
 }
 
 // NewCmdExport returns the export command. runF, if not nil, replaces the
@@ -39,9 +47,19 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	opts := &Options{IO: f.IO, Store: f.Store}
 	var headers []string
 	cmd := &cobra.Command{
-		Use:   "export <trace-id> --otlp-endpoint <url>",
-		Short: "Send a stored run to an OTLP backend such as Jaeger",
-		Long: `Send a run from the store to any OTLP/HTTP endpoint (Jaeger, an
+		Use:   "export <trace-id> (--otlp-endpoint <url> | --file <path>)",
+		Short: "Write a stored run to one file, or send it to an OTLP backend such as Jaeger",
+		Long: `With --file, write a run from the store as one file, a bundle, to attach
+to a bug report or commit to a repository: OTLP JSON, one line holding the
+run's resource, its root span and every boundary span exactly as stored
+(the OpenTelemetry file exporter's format, which the Collector's
+otlpjsonfile receiver reads). --gzip (or a path ending in .gz) compresses
+it. agentrr import puts it into a store, agentrr replay --from-file replays
+it, agentrr verify checks it; exporting the run again, from any store it
+was imported into, gives the same bytes. --file - writes to standard
+output. The file is written whole or not at all.
+
+With --otlp-endpoint, send the run to any OTLP/HTTP endpoint (Jaeger, an
 OpenTelemetry Collector, agentrr collect), so a run recorded offline can be
 viewed in Jaeger, or replayed later from it with agentrr replay --jaeger.
 
@@ -57,14 +75,29 @@ Requests are split to stay under Jaeger's default 20 MiB OTLP/HTTP limit.
 The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 (used as is), else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces). Headers are
 --header, else OTEL_EXPORTER_OTLP_HEADERS; they are sent, never printed.`,
-		Example: `  agentrr export 4bf92f35 --otlp-endpoint http://127.0.0.1:4318
+		Example: `  agentrr export 4bf92f35 --file run.otlp.json
+  agentrr export 4bf92f35 --file run.otlp.json.gz
+  agentrr export 4bf92f35 --otlp-endpoint http://127.0.0.1:4318
   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 agentrr export 4bf92f35 --json`,
 		Args:              cmdutil.ExactRunArgs(1),
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.TraceID = args[0]
+			if opts.File != "" {
+				if opts.Endpoint != "" {
+					return cmdutil.FlagError("give --file or --otlp-endpoint, not both")
+				}
+				opts.Gzip = opts.Gzip || strings.HasSuffix(opts.File, ".gz")
+				if runF != nil {
+					return runF(opts)
+				}
+				return RunFile(opts)
+			}
+			if opts.Gzip {
+				return cmdutil.FlagError("--gzip goes with --file")
+			}
 			if opts.Endpoint == "" && endpointFromEnv() == "" {
-				return cmdutil.FlagError("give the OTLP/HTTP endpoint with --otlp-endpoint (e.g. http://127.0.0.1:4318) or OTEL_EXPORTER_OTLP_ENDPOINT")
+				return cmdutil.FlagError("give --file PATH to write the run as one file, or the OTLP/HTTP endpoint to send it to with --otlp-endpoint (e.g. http://127.0.0.1:4318) or OTEL_EXPORTER_OTLP_ENDPOINT")
 			}
 			if opts.Endpoint != "" {
 				if _, err := endpointURL(opts.Endpoint); err != nil {
@@ -82,6 +115,8 @@ The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 			return Run(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.File, "file", "", "write the run as a bundle (OTLP JSON) to `path` (- for standard output)")
+	cmd.Flags().BoolVar(&opts.Gzip, "gzip", false, "gzip the bundle (the default for a --file ending in .gz)")
 	cmd.Flags().StringVar(&opts.Endpoint, "otlp-endpoint", "", "OTLP/HTTP endpoint `url` (/v1/traces is added when it has no path)")
 	cmd.Flags().StringArrayVar(&headers, "header", nil, "`key=value` header sent with each request (repeatable)")
 	cmd.Flags().IntVar(&opts.PayloadLimit, "payload-limit", exporter.DefaultPayloadLimit, "cut payloads longer than this many `bytes` in what is sent (0: no limit)")
@@ -105,7 +140,15 @@ func Run(ctx context.Context, opts *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	run, err := cmdutil.ReadRun(opts.Store, opts.TraceID)
+	store, id, err := cmdutil.ResolveRun(opts.Store, opts.TraceID)
+	if err != nil {
+		return err
+	}
+	td, run, err := store.RunTraces(id)
+	var rec *spanlog.RecordingError
+	if errors.As(err, &rec) {
+		return rec
+	}
 	if err != nil {
 		return err
 	}
@@ -135,7 +178,6 @@ func Run(ctx context.Context, opts *Options) error {
 		return fmt.Errorf("export run %s: %w", info.TraceID, err)
 	}
 	defer exp.Shutdown(context.WithoutCancel(ctx))
-	td := exporter.RunTraces(info, run.Records)
 	res, err := exporter.Export(ctx, exp, td, exporter.ExportOptions{PayloadLimit: limit})
 	if err != nil {
 		return fmt.Errorf("export run %s to %s: %w", info.TraceID, redactURL(shown), err)
@@ -221,4 +263,84 @@ func redact(s string) string {
 		return s[:4] + "…"
 	}
 	return s
+}
+
+// FileResult is the --json output of export --file.
+type FileResult struct {
+	TraceID    string `json:"trace_id"`
+	Status     string `json:"status"`
+	File       string `json:"file"`
+	Gzip       bool   `json:"gzip"`
+	Bytes      int64  `json:"bytes"`
+	Boundaries int    `json:"boundaries"`
+}
+
+// RunFile writes the run as a bundle to opts.File.
+func RunFile(opts *Options) error {
+	store, id, err := cmdutil.ResolveRun(opts.Store, opts.TraceID)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	run, err := store.WriteBundle(&buf, id, spanlog.BundleOptions{Gzip: opts.Gzip})
+	var rec *spanlog.RecordingError
+	if errors.As(err, &rec) {
+		return rec
+	}
+	if err != nil {
+		return err
+	}
+	info := run.Info
+	switch info.Status {
+	case spanlog.StatusDamaged:
+		fmt.Fprintf(opts.IO.ErrOut, "agentrr: warning: run %s is damaged (%s): the bundle holds the %d whole boundaries before the damage\n", info.TraceID, info.Reason, len(run.Records))
+	case spanlog.StatusTruncated:
+		fmt.Fprintf(opts.IO.ErrOut, "agentrr: note: run %s is truncated (%s): the bundle holds it without an end\n", info.TraceID, info.Reason)
+	}
+	if opts.File == "-" {
+		if _, err := opts.IO.Out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else if err := writeFileAtomic(opts.File, buf.Bytes()); err != nil {
+		return fmt.Errorf("export run %s: %w", id, err)
+	}
+	if opts.File != "-" {
+		out := FileResult{TraceID: id, Status: string(info.Status), File: opts.File, Gzip: opts.Gzip, Bytes: int64(buf.Len()), Boundaries: len(run.Records)}
+		if opts.JSON {
+			if err := cmdutil.WriteJSON(opts.IO.Out, out); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(opts.IO.Out, "exported run %s (%s, %d boundaries) to %s (%d bytes)\n", id, info.Status, len(run.Records), opts.File, buf.Len())
+		}
+	}
+	if info.Status == spanlog.StatusDamaged {
+		return cmdutil.SilentExit(cmdutil.ExitDamaged)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed: the file is there whole or not at all. It
+// holds a run's payloads: owner-only, like the store.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

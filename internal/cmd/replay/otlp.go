@@ -1,30 +1,35 @@
 package replay
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/exporter"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
+	"github.com/agentrr/agentrr/spanlog"
 )
 
-// traceIDToCheck is the trace id CheckCommand sees: --from-file may leave
-// --from-trace out when the file holds a single run.
-func traceIDToCheck(opts *Options) string {
-	if opts.TraceID == "" && opts.FromFile != "" {
-		return "<trace-id>"
-	}
-	return opts.TraceID
-}
-
 // loadRecording loads the recording to replay: from the store, or, with
-// --jaeger / --from-file, from Jaeger or an OTLP JSON file. A recording not
-// from the store reaches the agent as an OTLP JSON file (env, to add to the
-// agent's environment, names it in AGENTRR_REPLAY_FILE); cleanup removes it.
+// --jaeger / --from-file, from Jaeger or an OTLP JSON file (a bundle, gzip
+// or not). A recording not from the store reaches the agent as an OTLP JSON
+// file (env, to add to the agent's environment, names it in
+// AGENTRR_REPLAY_FILE); cleanup removes it.
+//
+// A run from the store is not read whole here: the agent reads it, with
+// every check, and this process reads only its summary (Store.Summary: the
+// run index, else the run's structure) to refuse at once a run that is
+// unknown, being recorded or damaged where that shows. Its Records are
+// then empty (see fullCheck, fullRecording).
 func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording, env []string, cleanup func(), err error) {
 	cleanup = func() {}
 	switch {
@@ -38,15 +43,40 @@ func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording,
 		if ferr != nil {
 			return nil, nil, cleanup, fmt.Errorf("--from-file: %w", ferr)
 		}
-		rec, err = replayer.LoadOTLPJSON(f, opts.TraceID)
+		data, rerr := io.ReadAll(io.LimitReader(f, spanlog.MaxBundleSize+1))
 		f.Close()
+		if rerr != nil {
+			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, rerr)
+		}
+		// A bundle (or any file holding one run) gets the verdict a store
+		// gives it: one cut short or changed is damaged (exit 3).
+		if b, berr := spanlog.ReadBundle(bytes.NewReader(data)); errors.Is(berr, spanlog.ErrDamaged) {
+			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, berr)
+		} else if berr == nil && b.Info.Status == spanlog.StatusDamaged && (opts.TraceID == "" || strings.HasPrefix(b.Info.TraceID, strings.ToLower(opts.TraceID))) {
+			return nil, nil, cleanup, &replayer.DamagedError{TraceID: b.Info.TraceID, Reason: b.Info.Reason}
+		}
+		r, zerr := maybeGunzip(bytes.NewReader(data))
+		if zerr != nil {
+			return nil, nil, cleanup, fmt.Errorf("--from-file %s: %w", opts.FromFile, zerr)
+		}
+		rec, err = replayer.LoadOTLPJSON(r, opts.TraceID)
 	default:
 		store, serr := opts.Store()
 		if serr != nil {
 			return nil, nil, cleanup, serr
 		}
-		rec, err = replayer.Load(store, opts.TraceID)
-		return rec, nil, cleanup, err
+		id, rerr := store.Resolve(opts.TraceID)
+		if rerr != nil {
+			return nil, nil, cleanup, rerr
+		}
+		info, ierr := store.Summary(id)
+		if ierr != nil {
+			return nil, nil, cleanup, ierr
+		}
+		if info.Status == spanlog.StatusDamaged {
+			return nil, nil, cleanup, &replayer.DamagedError{TraceID: id, Reason: info.Reason}
+		}
+		return &replayer.Recording{TraceID: id, Truncated: info.Status == spanlog.StatusTruncated, Info: info}, nil, cleanup, nil
 	}
 	if err != nil {
 		return nil, nil, cleanup, err
@@ -56,6 +86,37 @@ func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording,
 		return nil, nil, cleanup, err
 	}
 	return rec, []string{handshake.EnvReplayFile + "=" + path}, func() { os.Remove(path) }, nil
+}
+
+// maybeGunzip returns r decompressed when it starts like gzip, else r.
+func maybeGunzip(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		return gzip.NewReader(br)
+	}
+	return br, nil
+}
+
+// fullRecording reads rec whole from the store, with every check, when
+// loadRecording read its structure only.
+func fullRecording(opts *Options, rec *replayer.Recording) (*replayer.Recording, error) {
+	if len(rec.Records) > 0 || opts.Jaeger != "" || opts.FromFile != "" {
+		return rec, nil
+	}
+	store, err := opts.Store()
+	if err != nil {
+		return nil, err
+	}
+	return replayer.Load(store, rec.TraceID)
+}
+
+// fullCheck reads rec whole when the agent did not replay it, so that a
+// recording the agent refused as damaged gets that verdict (exit status 3)
+// rather than the agent's failure. It returns nil when the recording is
+// whole.
+func fullCheck(opts *Options, rec *replayer.Recording) error {
+	_, err := fullRecording(opts, rec)
+	return err
 }
 
 // writeRecordingFile writes rec as OTLP JSON to a temporary file (owner-only:

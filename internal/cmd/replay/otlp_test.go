@@ -107,7 +107,7 @@ func TestReplayFromAnIncompleteTraceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := otlpReplay(t, &replay.Options{FromFile: file})
-	if cmdutil.Code(err) != cmdutil.ExitDamaged || !strings.Contains(err.Error(), "boundaries missing: seq 4") {
+	if cmdutil.Code(err) != cmdutil.ExitDamaged || !strings.Contains(err.Error(), "seq 4 missing") {
 		t.Errorf("replay of a trace missing seq 4: %v (exit %d), want exit 3 naming seq 4", err, cmdutil.Code(err))
 	}
 }

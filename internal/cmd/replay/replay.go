@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
@@ -65,14 +66,21 @@ func NewCmdReplay(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	opts := &Options{IO: f.IO, Store: f.Store}
 	var chaos string
 	cmd := &cobra.Command{
-		Use:   "replay --from-trace <trace-id> [--observe] [--until-seq N] [--json] -- <agent command> [args...]",
+		Use:   "replay [<trace-id> | --from-trace <trace-id>] [--observe] [--until-seq N] [--json] [-- <agent command> [args...]]",
 		Short: "Replay a recorded run offline and report where it diverges",
-		Long: `Run the agent command in replay mode: every boundary it makes (LLM call,
+		Long: `Run the agent again in replay mode: every boundary it makes (LLM call,
 tool call, clock read, random draw, id) is answered from the recorded run,
 with no network and no tool side effects. The agent must build its tracer
 provider with otelrr.FromEnv(), which reads the replay settings this command
 puts in its environment (AGENTRR_STORE, AGENTRR_REPLAY, AGENTRR_REPLAY_MODE,
 AGENTRR_REPLAY_REPORT, AGENTRR_REPLAY_UNTIL).
+
+Without a command after --, the command the run was recorded with is run
+again: its executable, with its recorded arguments (secrets in them were
+redacted when it was recorded), in the directory it was started in, with
+this shell's environment (a run records no environment). A command after
+-- is run instead. An agent started by go run has no executable left to
+run: give the command after -- (e.g. -- go run ./cmd/agent).
 
 In strict mode (the default) the replay halts at the first boundary that
 does not match the recording; --observe never halts and reports every
@@ -116,7 +124,8 @@ recorded as a new run linked to the original.
 Exit status: 0 faithful (up to N with --until-seq), 1 diverged, 2 usage or
 unknown run, 3 damaged run, 4 the agent failed without diverging, 6 the run
 is still being recorded, 7 a tool was not allowed to run live.`,
-		Example: `  agentrr replay --from-trace 4bf92f35 -- go run ./examples/deterministic_support
+		Example: `  agentrr replay 4bf92f35
+  agentrr replay --from-trace 4bf92f35 -- go run ./examples/deterministic_support
   agentrr replay --from-trace 4bf92f35 --until-seq 3 -- ./bin/my-agent
   agentrr replay --from-trace 4bf92f35 --chaos -- ./bin/my-agent
   agentrr replay --from-trace 4bf92f35 --chaos=1234 -- ./bin/my-agent
@@ -124,7 +133,8 @@ is still being recorded, 7 a tool was not allowed to run live.`,
   agentrr replay --from-trace 4bf92f35 --observe --json -- ./bin/my-agent --task 17
   agentrr replay --from-trace 4bf92f35aa8c2b4e1bd07f7b8d5c3a1e --jaeger http://127.0.0.1:16686 -- ./bin/my-agent`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := CheckCommand(cmd, args, traceIDToCheck(opts)); err != nil {
+			command, err := replayArgs(cmd, args, opts)
+			if err != nil {
 				return err
 			}
 			opts.HasUntil = cmd.Flags().Changed("until-seq")
@@ -141,7 +151,7 @@ is still being recorded, 7 a tool was not allowed to run live.`,
 				}
 				opts.Chaos = &seed
 			}
-			opts.Command = args
+			opts.Command = command
 			opts.StorePath = f.StorePath()
 			if runF != nil {
 				return runF(opts)
@@ -162,6 +172,30 @@ is still being recorded, 7 a tool was not allowed to run live.`,
 	addProxyFlag(cmd, opts)
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
+}
+
+// replayArgs reads replay's arguments: the run (an argument before --, or
+// --from-trace) and the agent command after -- (nil: the recorded one).
+func replayArgs(cmd *cobra.Command, args []string, opts *Options) ([]string, error) {
+	before, command := args, []string(nil)
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		before, command = args[:dash], args[dash:]
+		if len(command) == 0 {
+			return nil, cmdutil.FlagError("nothing after --: give the agent command there, or leave -- out to run the command the run was recorded with")
+		}
+	}
+	switch {
+	case len(before) > 1:
+		return nil, cmdutil.FlagError("unexpected arguments %q: give one run (an id or a unique prefix), and the agent command after --", before[1:])
+	case len(before) == 1 && opts.TraceID != "" && before[0] != opts.TraceID:
+		return nil, cmdutil.FlagError("two runs given: %s and --from-trace %s", before[0], opts.TraceID)
+	case len(before) == 1:
+		opts.TraceID = before[0]
+	}
+	if opts.TraceID == "" && opts.FromFile == "" {
+		return nil, cmdutil.FlagError("give the run to replay: agentrr replay <trace-id> (or a unique prefix; list runs with: agentrr runs)")
+	}
+	return command, nil
 }
 
 // CheckCommand checks the arguments of a command that runs an agent given
@@ -190,14 +224,27 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Observe {
 		mode = replayer.Observe
 	}
+	command, dir := opts.Command, ""
+	if len(command) == 0 {
+		if command, dir, err = RecordedCommand(rec.TraceID, rec.Info.Command, opts.IO.ErrOut); err != nil {
+			return err
+		}
+	}
 	if opts.Proxy {
-		return runProxy(ctx, opts, rec, mode)
+		// The proxy serves the recording itself: it needs every boundary.
+		if rec, err = fullRecording(opts, rec); err != nil {
+			return err
+		}
+		o := *opts
+		o.Command = command
+		return runProxy(ctx, &o, rec, mode)
 	}
 	child := &Child{
 		Recording: rec,
 		StorePath: opts.StorePath,
 		Mode:      mode,
-		Command:   opts.Command,
+		Command:   command,
+		Dir:       dir,
 		Stdin:     opts.IO.In,
 		Stdout:    opts.IO.Out,
 		Stderr:    opts.IO.ErrOut,
@@ -208,7 +255,7 @@ func Run(ctx context.Context, opts *Options) error {
 		child.Stdout = opts.IO.ErrOut
 	}
 	if opts.HasUntil {
-		if last := int64(len(rec.Records)) - 1; opts.UntilSeq >= last {
+		if last := rec.Info.Boundaries - 1; opts.UntilSeq >= last {
 			fmt.Fprintf(opts.IO.ErrOut, "agentrr: --until-seq %d is at or past the last boundary of run %s (seq %d): replaying the whole run\n", opts.UntilSeq, rec.TraceID, last)
 		}
 		child.Env = append(child.Env, handshake.EnvReplayUntil+"="+strconv.FormatInt(opts.UntilSeq, 10))
@@ -222,9 +269,19 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	report, runErr, err := RunChild(ctx, child)
 	if err != nil {
+		// The recording was checked whole by the agent only: one it
+		// refused gets the verdict a full read gives it here.
+		if lerr := fullCheck(opts, rec); lerr != nil {
+			return lerr
+		}
 		return err
 	}
 	if report.Stopped != nil && !opts.JSON {
+		if len(rec.Records) == 0 && rec.Info.Boundaries > 0 {
+			if rec, err = fullRecording(opts, rec); err != nil {
+				return err
+			}
+		}
 		if err := WriteReplayed(opts.IO.Out, rec, report.Stopped.Seq); err != nil {
 			return err
 		}
@@ -270,8 +327,10 @@ type Child struct {
 	Recording *replayer.Recording
 	StorePath string
 	Mode      replayer.Mode
-	// Command is the agent command and its arguments.
+	// Command is the agent command and its arguments; Dir, when not empty,
+	// the directory it runs in.
 	Command []string
+	Dir     string
 	// Env holds environment variables added to the replay settings.
 	Env []string
 	// The agent's standard streams; a nil Stdin is the null device.
@@ -298,6 +357,7 @@ func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr err
 		ctx = context.Background()
 	}
 	cmd := AgentCommand(ctx, c.Command)
+	cmd.Dir = c.Dir
 	cmd.Env = append(WithoutAgentrrEnv(os.Environ()),
 		handshake.EnvStore+"="+storeAbs,
 		handshake.EnvReplay+"="+c.Recording.TraceID,
@@ -377,6 +437,70 @@ func WriteReplayed(w io.Writer, rec *replayer.Recording, before int64) error {
 		})
 	}
 	return tableprinter.Render(w, []string{"SEQ", "KIND", "NAME", "RECORDED ANSWER"}, rows)
+}
+
+// RecordedCommand returns the command run id was recorded with, and the
+// directory to run it in, from its header: the executable that ran, with
+// the recorded arguments. It is an error, showing the recorded command,
+// when the run has none or its executable or directory is gone. A note on
+// w says so when arguments were redacted.
+func RecordedCommand(id string, c *boundary.Command, w io.Writer) ([]string, string, error) {
+	if c == nil || len(c.Args) == 0 {
+		return nil, "", cmdutil.FlagError("run %s does not record the command it was recorded with (recorded before agentrr kept it, received over OTLP, or recorded through agentrr proxy): give the agent command after --, e.g. agentrr replay %.8s -- ./bin/my-agent", id, id)
+	}
+	shown := ShellQuote(c.Args)
+	exe := c.Executable
+	if exe == "" {
+		exe = c.Args[0]
+		if !strings.Contains(exe, "/") {
+			if p, err := exec.LookPath(exe); err == nil {
+				exe = p
+			}
+		} else if c.Dir != "" && !filepath.IsAbs(exe) {
+			exe = filepath.Join(c.Dir, exe)
+		}
+	}
+	if fi, err := os.Stat(exe); err != nil || fi.IsDir() {
+		hint := ""
+		if strings.Contains(exe, "go-build") {
+			hint = " (it was built by go run, which deletes its binary when the agent exits)"
+		}
+		return nil, "", cmdutil.FlagError("run %s was recorded by the command\n  %s\nin %s, and its executable %s is gone%s: give the agent command after --: agentrr replay %.8s -- %s",
+			id, shown, orDash(c.Dir), exe, hint, id, strings.TrimSpace("<agent> "+ShellQuote(c.Args[1:])))
+	}
+	if c.Dir != "" {
+		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
+			return nil, "", cmdutil.FlagError("run %s was recorded by the command\n  %s\nin %s, and that directory is gone: give the agent command after -- (it runs here)", id, shown, c.Dir)
+		}
+	}
+	if c.Redacted > 0 {
+		fmt.Fprintf(w, "agentrr: note: %s of the recorded command were redacted when it was recorded and are passed as [redacted] (a replay makes no network call); give the command after -- to pass others\n", cmdutil.Plural(c.Redacted, "argument", "arguments"))
+	}
+	argv := append([]string{exe}, c.Args[1:]...)
+	return argv, c.Dir, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ShellQuote shows argv as a shell would take it back.
+func ShellQuote(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ':' || r == ',' || r == '+' || r == '@' ||
+				('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9'))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }
 
 // AgentCommand returns the command running the agent. When ctx is

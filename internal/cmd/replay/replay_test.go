@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -108,8 +111,10 @@ func TestReplayFlags(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--from-trace", "abc", "--until-seq", "-1", "--", "agent"}, "--until-seq must be 0 or more"},
-		{[]string{"--from-trace", "abc"}, "give the agent command after --"},
-		{[]string{"--", "agent"}, "--from-trace is required"},
+		{[]string{"--", "agent"}, "give the run to replay"},
+		{[]string{"abc", "def"}, "unexpected arguments"},
+		{[]string{"abc", "--from-trace", "def"}, "two runs given"},
+		{[]string{"abc", "--"}, "nothing after --"},
 	} {
 		io, _, _ := cmdtest.Streams()
 		cmd := replay.NewCmdReplay(&cmdutil.Factory{IO: io}, func(*replay.Options) error { return nil })
@@ -128,11 +133,72 @@ func TestReplayFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil || !got.HasUntil || got.UntilSeq != 0 || strings.Join(got.Command, " ") != "agent -x" {
 		t.Errorf("--until-seq 0: %v %+v", err, got)
 	}
+	// The run by id alone, with or without a command after --: without
+	// one, the recorded command is run (Command nil).
+	for _, tc := range []struct {
+		args    []string
+		command string
+	}{
+		{[]string{"abc"}, ""},
+		{[]string{"--from-trace", "abc"}, ""},
+		{[]string{"abc", "--", "agent", "-x"}, "agent -x"},
+	} {
+		got = nil
+		cmd := replay.NewCmdReplay(&cmdutil.Factory{IO: io}, func(o *replay.Options) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		if err := cmd.Execute(); err != nil || got.TraceID != "abc" || strings.Join(got.Command, " ") != tc.command {
+			t.Errorf("replay %q: %v %+v; want run abc, command %q", tc.args, err, got, tc.command)
+		}
+	}
 }
 
 func TestWithoutAgentrrEnv(t *testing.T) {
 	got := replay.WithoutAgentrrEnv([]string{"PATH=/bin", "AGENTRR_REPLAY=abc", "AGENTRR_REPLAY_UNTIL=3", "AGENTRR_STORE=/s"})
 	if strings.Join(got, " ") != "PATH=/bin AGENTRR_STORE=/s" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A run replays by its id alone: the command it was recorded with (the
+// agent process, its arguments, its directory) is run again.
+func TestReplayByIDAlone(t *testing.T) {
+	store, id := recordRun(t)
+	out, errOut, err := replayRun(t, &replay.Options{StorePath: store, TraceID: id[:10]})
+	if err != nil || !strings.Contains(out, "faithful — 7 of 7 boundaries served") {
+		t.Errorf("replay by id: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// A recorded executable that is gone is a usage error that shows the
+// recorded command and says what to do.
+func TestReplayByIDOfAGoneExecutable(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(t.TempDir(), "agent-built-once")
+	if err := os.WriteFile(gone, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	cmd := exec.Command(gone, agentproc.Command(agentproc.OK)[1:]...)
+	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
+	rec, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("recording agent: %v", err)
+	}
+	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(rec)
+	if m == nil {
+		t.Fatalf("no run_id in %s", rec)
+	}
+	os.Remove(gone)
+	_, _, err = replayRun(t, &replay.Options{StorePath: store, TraceID: string(m[1])})
+	if cmdutil.Code(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), gone+" agentrr-test-agent ok") ||
+		!strings.Contains(err.Error(), "is gone") || !strings.Contains(err.Error(), "after --") {
+		t.Errorf("replay of a run whose executable is gone: %v", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	diffcmd "github.com/agentrr/agentrr/internal/cmd/diff"
 	exportcmd "github.com/agentrr/agentrr/internal/cmd/export"
 	"github.com/agentrr/agentrr/internal/cmd/fork"
+	"github.com/agentrr/agentrr/internal/cmd/gc"
+	importcmd "github.com/agentrr/agentrr/internal/cmd/import"
 	"github.com/agentrr/agentrr/internal/cmd/inspect"
 	proxycmd "github.com/agentrr/agentrr/internal/cmd/proxy"
 	"github.com/agentrr/agentrr/internal/cmd/record"
@@ -74,7 +76,9 @@ Exit status:
 	cmd.AddCommand(viewcmd.NewCmdView(f, nil))
 	cmd.AddCommand(report.NewCmdReport(f, nil))
 	cmd.AddCommand(rm.NewCmdRm(f, nil))
+	cmd.AddCommand(gc.NewCmdGC(f, nil))
 	cmd.AddCommand(exportcmd.NewCmdExport(f, nil))
+	cmd.AddCommand(importcmd.NewCmdImport(f, nil))
 	cmd.AddCommand(collect.NewCmdCollect(f, nil))
 	cmd.AddCommand(proxycmd.NewCmdProxy(f, nil))
 	cmd.AddCommand(versioncmd.NewCmdVersion(f, nil))

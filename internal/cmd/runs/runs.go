@@ -59,12 +59,11 @@ func runRuns(opts *Options) error {
 	if err != nil {
 		return err
 	}
-	runs, err := store.Runs()
+	// With a limit only the newest runs are read: from the run index, a
+	// large store lists as fast as a small one.
+	runs, err := store.RunsLimit(opts.Limit)
 	if err != nil {
 		return err
-	}
-	if opts.Limit > 0 && len(runs) > opts.Limit {
-		runs = runs[:opts.Limit]
 	}
 	if opts.JSON {
 		out := make([]cmdutil.RunJSON, 0, len(runs))

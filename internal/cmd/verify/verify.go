@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -44,12 +45,17 @@ type Options struct {
 func NewCmdVerify(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Store: f.Store}
 	cmd := &cobra.Command{
-		Use:   "verify (<trace-id>... | --all)",
+		Use:   "verify (<trace-id>... | <bundle-file>... | --all)",
 		Short: "Check that runs are whole",
 		Long: `Read every boundary of the runs named (or of every run, with --all) and
 check it: each span decodes, its payloads match their recorded lengths and
 hash, its signature matches its request, seqs run 0, 1, 2, … with no hole,
 and the run's end record agrees with what is stored.
+
+An argument that names a file is read as a bundle (agentrr export --file,
+gzip or not) and checked the same way, with the same verdicts: a bundle
+cut short, garbled, or missing boundaries is damaged. No store is needed
+to verify bundles.
 
 Verdicts:
   ok         the run is complete and whole
@@ -64,6 +70,7 @@ run being recorded is not a failure under --all (exit 0, with a note); a run
 named on the command line that is being recorded exits 6, as every command
 does for such a run.`,
 		Example: `  agentrr verify 4bf92f35
+  agentrr verify run.otlp.json.gz
   agentrr verify --all
   agentrr verify --all --json | jq -r '.runs[] | select(.verdict != "ok") | .trace_id'`,
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 0),
@@ -108,6 +115,8 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// PID is the recording process, for a run being recorded.
 	PID int `json:"pid,omitempty"`
+	// Bundle is the file the run was read from, for a bundle.
+	Bundle string `json:"bundle,omitempty"`
 
 	start int64 // unix nanoseconds, for ordering
 }
@@ -126,6 +135,32 @@ func Verify(store *spanlog.Store, traceID string) Result {
 		res.Verdict, res.Reason = VerdictDamaged, err.Error()
 		return res
 	}
+	return verdictOf(run)
+}
+
+// VerifyBundle checks the run of the bundle file at path: the same checks,
+// the same verdicts. A file that holds no agentrr run (or several) is an
+// error (exit status 2); one that cannot be read is an error too.
+func VerifyBundle(path string) (Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	b, err := spanlog.ReadBundle(f)
+	if errors.Is(err, spanlog.ErrBundle) {
+		return Result{}, cmdutil.Exit(cmdutil.ExitUsage, "%s is not an agentrr bundle: %v", path, err)
+	}
+	if err != nil {
+		return Result{TraceID: path, Verdict: VerdictDamaged, Reason: fmt.Sprintf("bundle %s: %v", path, err)}, nil
+	}
+	res := verdictOf(&b.Run)
+	res.Bundle = path
+	return res, nil
+}
+
+func verdictOf(run *spanlog.Run) Result {
+	res := Result{TraceID: run.Info.TraceID}
 	info := run.Info
 	res.Name, res.Boundaries, res.Reason, res.start = info.Name, int64(len(run.Records)), info.Reason, info.Start.UnixNano()
 	switch info.Status {
@@ -193,10 +228,27 @@ func ExitCode(verdict string) int {
 	return cmdutil.ExitDamaged
 }
 
+// isBundle reports whether arg names a file (a bundle), not a run.
+func isBundle(arg string) bool {
+	fi, err := os.Stat(arg)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 func runVerify(opts *Options) error {
-	store, err := opts.Store()
-	if err != nil {
-		return err
+	var bundles, args []string
+	for _, arg := range opts.TraceIDs {
+		if isBundle(arg) {
+			bundles = append(bundles, arg)
+		} else {
+			args = append(args, arg)
+		}
+	}
+	var store *spanlog.Store
+	var err error
+	if opts.All || len(args) > 0 {
+		if store, err = opts.Store(); err != nil {
+			return err
+		}
 	}
 	var ids []string
 	if opts.All {
@@ -206,7 +258,7 @@ func runVerify(opts *Options) error {
 	} else {
 		// Resolve every argument before reading anything: a typo fails at once.
 		seen := map[string]bool{}
-		for _, arg := range opts.TraceIDs {
+		for _, arg := range args {
 			id, err := store.Resolve(arg)
 			if err != nil {
 				return err
@@ -218,7 +270,14 @@ func runVerify(opts *Options) error {
 		}
 	}
 
-	out := Output{Verdict: VerdictOK, Runs: make([]Result, 0, len(ids))}
+	out := Output{Verdict: VerdictOK, Runs: make([]Result, 0, len(ids)+len(bundles))}
+	for _, path := range bundles {
+		res, err := VerifyBundle(path)
+		if err != nil {
+			return err
+		}
+		out.Runs = append(out.Runs, res)
+	}
 	progress := opts.Progress && len(ids) > 1
 	for i, id := range ids {
 		if progress {
@@ -255,7 +314,11 @@ func runVerify(opts *Options) error {
 		}
 	} else {
 		if len(out.Runs) == 0 {
-			fmt.Fprintf(opts.IO.ErrOut, "no runs in %s: nothing to verify\n", store.Root())
+			root := ""
+			if store != nil {
+				root = store.Root()
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "no runs in %s: nothing to verify\n", root)
 			return nil
 		}
 		if err := writeText(opts.IO.Out, out.Runs); err != nil {
