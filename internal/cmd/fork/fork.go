@@ -11,11 +11,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
+
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
-	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
@@ -102,7 +103,7 @@ tool was not allowed to run live. With --repeat, the worst over the runs:
   agentrr fork --from-trace 4bf92f35 --override 3=refund-failed.json --live-tools -- ./bin/my-agent
   agentrr fork --from-trace 4bf92f35 --at 2 --repeat 10 -- ./bin/my-agent-fixed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := replay.CheckCommand(cmd, args, opts.TraceID); err != nil {
+			if err := agentrun.CheckCommand(cmd, args, opts.TraceID); err != nil {
 				return err
 			}
 			opts.HasAt = cmd.Flags().Changed("at")
@@ -167,7 +168,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer cleanup()
-	child := &replay.Child{
+	child := &agentrun.Child{
 		Recording: rec,
 		StorePath: opts.StorePath,
 		Mode:      replayer.Strict,
@@ -181,17 +182,17 @@ func Run(ctx context.Context, opts *Options) error {
 		if opts.JSON {
 			child.Stdout = opts.IO.ErrOut // keep stdout one JSON document
 		}
-		report, runErr, err := replay.RunChild(ctx, child)
+		report, runErr, err := agentrun.RunChild(ctx, child)
 		if err != nil {
 			return err
 		}
-		return replay.Conclude(opts.IO, report, runErr, opts.JSON)
+		return agentrun.Conclude(opts.IO, report, runErr, opts.JSON)
 	}
 	return repeat(ctx, opts, store, rec, child)
 }
 
 // repeat runs the fork opts.Repeat times and prints the comparison.
-func repeat(ctx context.Context, opts *Options, store *spanlog.Store, rec *replayer.Recording, child *replay.Child) error {
+func repeat(ctx context.Context, opts *Options, store *spanlog.Store, rec *replayer.Recording, child *agentrun.Child) error {
 	// The runs' output would mix with the table: it goes to stderr. Each
 	// run gets the null device for stdin.
 	child.Stdin, child.Stdout = nil, opts.IO.ErrOut
@@ -199,7 +200,7 @@ func repeat(ctx context.Context, opts *Options, store *spanlog.Store, rec *repla
 	failed := 0
 	for i := range opts.Repeat {
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: fork run %d of %d\n", i+1, opts.Repeat)
-		report, runErr, err := replay.RunChild(ctx, child)
+		report, runErr, err := agentrun.RunChild(ctx, child)
 		if err != nil {
 			return err
 		}

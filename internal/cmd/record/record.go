@@ -14,9 +14,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
+
 	"github.com/spf13/cobra"
 
-	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/internal/tableprinter"
@@ -101,8 +102,8 @@ func Run(ctx context.Context, opts *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	child := replay.AgentCommand(ctx, opts.Command)
-	child.Env = append(replay.WithoutAgentrrEnv(os.Environ()),
+	child := agentrun.AgentCommand(ctx, opts.Command)
+	child.Env = append(agentrun.WithoutAgentrrEnv(os.Environ()),
 		handshake.EnvStore+"="+storeAbs,
 		"OTEL_RESOURCE_ATTRIBUTES="+resourceAttributes(os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), session),
 	)
@@ -136,11 +137,11 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	switch {
 	case len(runs) == 0 && runErr != nil:
-		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s) and recorded no run in %s", replay.ExitStatus(runErr), storeAbs)
+		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s) and recorded no run in %s", agentrun.ExitStatus(runErr), storeAbs)
 	case len(runs) == 0:
 		return cmdutil.Exit(cmdutil.ExitAgent, "the agent recorded no run in %s: it must build its tracer provider with otelrr.NewTracerProvider(ctx, otelrr.FromEnv()) and start a run with StartRun (and end it with Run.End)", storeAbs)
 	case runErr != nil:
-		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s); what it did is recorded above", replay.ExitStatus(runErr))
+		return cmdutil.Exit(cmdutil.ExitAgent, "the agent failed (%s); what it did is recorded above", agentrun.ExitStatus(runErr))
 	}
 	return nil
 }

@@ -152,13 +152,6 @@ func TestReplayFlags(t *testing.T) {
 	}
 }
 
-func TestWithoutAgentrrEnv(t *testing.T) {
-	got := replay.WithoutAgentrrEnv([]string{"PATH=/bin", "AGENTRR_REPLAY=abc", "AGENTRR_REPLAY_UNTIL=3", "AGENTRR_STORE=/s"})
-	if strings.Join(got, " ") != "PATH=/bin AGENTRR_STORE=/s" {
-		t.Errorf("got %q", got)
-	}
-}
-
 // A run replays by its id alone: the command it was recorded with (the
 // agent process, its arguments, its directory) is run again.
 func TestReplayByIDAlone(t *testing.T) {

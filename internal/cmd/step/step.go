@@ -15,12 +15,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
+
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
@@ -71,7 +72,7 @@ Exit status: as agentrr replay (0 faithful so far, quit included, 1 diverged,
 		Example: `  agentrr step --from-trace 4bf92f35 -- go run ./examples/deterministic_support
   printf 'n\nn\nq\n' | agentrr step --from-trace 4bf92f35 -- ./bin/my-agent`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := replay.CheckCommand(cmd, args, opts.TraceID); err != nil {
+			if err := agentrun.CheckCommand(cmd, args, opts.TraceID); err != nil {
 				return err
 			}
 			opts.Command = args
@@ -128,7 +129,7 @@ func Run(ctx context.Context, opts *Options) error {
 		ctl.serve(ln)
 	}()
 
-	report, runErr, err := replay.RunChild(ctx, &replay.Child{
+	report, runErr, err := agentrun.RunChild(ctx, &agentrun.Child{
 		Recording: rec,
 		StorePath: opts.StorePath,
 		Mode:      mode,
@@ -144,7 +145,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	fmt.Fprintln(opts.IO.Out)
-	return replay.Conclude(opts.IO, report, runErr, false)
+	return agentrun.Conclude(opts.IO, report, runErr, false)
 }
 
 // socketDir makes a private directory for the control socket. Unix socket
