@@ -3,11 +3,12 @@ package spanlog
 import (
 	"errors"
 	"fmt"
-	"github.com/agentrr/agentrr/boundary"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/agentrr/agentrr/boundary"
 
 	"github.com/cockroachdb/pebble/v2"
 )

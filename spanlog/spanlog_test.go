@@ -506,6 +506,15 @@ func TestRecordingChild(t *testing.T) {
 			fail(err)
 		}
 	}
+	if os.Getenv("SPANLOG_TEST_FINISH_EXIT") == "1" {
+		// The run ends (sealed) and the process exits at once, without
+		// closing the store, as an agent that returns from main does.
+		if err := w.Finish(spanlog.RunEnd{End: time.Now().UTC()}); err != nil {
+			fail(err)
+		}
+		fmt.Printf("trace: %s\nready\n", id)
+		os.Exit(0)
+	}
 	fmt.Printf("trace: %s\nready\n", id)
 	if os.Getenv("SPANLOG_TEST_KILL") == "1" {
 		// Gone without closing, as a killed recorder is: the run stays in
@@ -538,6 +547,42 @@ func killedRun(t *testing.T, dir string) string {
 	}
 	t.Fatalf("child printed no trace id: %q", out)
 	return ""
+}
+
+// A run removed stays removed, also when the process that recorded it
+// exited right after it ended, leaving its copy in the writer slot (the
+// delete that follows sealing is not synced).
+func TestRemovedRunStaysRemoved(t *testing.T) {
+	s, dir := openStore(t)
+	var ids []string
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRecordingChild$", "-test.timeout=60s")
+		cmd.Env = append(os.Environ(), "SPANLOG_TEST_CHILD=1", "SPANLOG_TEST_FINISH_EXIT=1", "SPANLOG_TEST_STORE="+dir)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(string(out), "trace: "), "\n")
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if err := s.Remove(id); err != nil {
+			t.Fatalf("remove %s: %v", id, err)
+		}
+		runs, err := s.Runs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if r.TraceID == id {
+				t.Errorf("run %s is listed again after it was removed, as %s", id, r.Status)
+			}
+		}
+		if _, err := s.ReadRun(id); !errors.Is(err, spanlog.ErrNotFound) {
+			t.Errorf("read of removed run %s: %v, want ErrNotFound", id, err)
+		}
+	}
 }
 
 func TestRunRecordedByAnotherProcess(t *testing.T) {
@@ -708,12 +753,6 @@ func (f *sealedFile) Close() error {
 	}
 	return nil
 }
-
-type quietLogger struct{ t *testing.T }
-
-func (quietLogger) Infof(string, ...any)             {}
-func (l quietLogger) Errorf(format string, a ...any) { l.t.Logf("pebble: "+format, a...) }
-func (l quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
 
 // boundaryKey is the documented key of boundary seq (empty branch).
 func boundaryKey(t *testing.T, id string, seq int64) []byte {

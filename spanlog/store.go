@@ -392,6 +392,18 @@ func (s *Store) Remove(traceID string) error {
 	}
 	switch {
 	case fileExists(s.sealedPath(traceID)):
+		// A sealed run's keys can outlive it in the slot it was recorded
+		// in: their delete is not synced (see seal), and a recorder that
+		// exits without closing the store loses it. Deleted from the slot
+		// first, so that removing the file does not bring the stale copy
+		// back as a killed recorder's run. A slot a live process holds
+		// deletes them itself.
+		if n := s.orphanSlot(traceID); n >= 0 {
+			var rec *RecordingError
+			if err := s.sealSlot(traceID, n, 0); err != nil && !errors.As(err, &rec) {
+				return err
+			}
+		}
 		// Dropped from the index first: a crash in between leaves the file,
 		// which is the truth, listed.
 		s.indexDelete(traceID)
