@@ -1,6 +1,7 @@
 package boundary
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -337,4 +338,37 @@ func PutRootSpan(span ptrace.Span, meta RunMeta, end *RunEnd) {
 		span.Status().SetCode(ptrace.StatusCodeError)
 		span.Status().SetMessage("replay diverged")
 	}
+}
+
+// RootSpanOf is the span id of a run's root span when its header does not
+// keep it (runs recorded before it did, traces received without it): the
+// parent most boundaries share (ties to the earliest), else one derived
+// from the trace id, so that every export of the run agrees.
+func RootSpanOf(trace pcommon.TraceID, records []Record) pcommon.SpanID {
+	own := make(map[pcommon.SpanID]bool, len(records))
+	for _, r := range records {
+		own[r.SpanID] = true
+	}
+	count := map[pcommon.SpanID]int{}
+	var best pcommon.SpanID
+	for _, r := range records {
+		p := r.ParentSpanID
+		if p.IsEmpty() || own[p] {
+			continue
+		}
+		count[p]++
+		if count[p] > count[best] {
+			best = p
+		}
+	}
+	if !best.IsEmpty() {
+		return best
+	}
+	h := sha256.Sum256(append([]byte("agentrr.run:"), trace[:]...))
+	var id pcommon.SpanID
+	copy(id[:], h[:8])
+	if id.IsEmpty() {
+		id[7] = 1
+	}
+	return id
 }

@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"context"
-	"crypto/sha256"
 	"maps"
 	"slices"
 	"strings"
@@ -61,7 +60,7 @@ func RunTraces(info spanlog.RunInfo, records []boundary.Record) ptrace.Traces {
 	meta := info.RunMeta
 	if meta.RootSpan == "" {
 		// Runs recorded before the header kept the root span's id.
-		meta.RootSpan = rootSpanID(tid, records).String()
+		meta.RootSpan = boundary.RootSpanOf(tid, records).String()
 	}
 	if len(records) > 0 && meta.Start.IsZero() {
 		meta.Start = records[0].Start
@@ -101,38 +100,6 @@ func RunTraces(info spanlog.RunInfo, records []boundary.Record) ptrace.Traces {
 		}
 	}
 	return td
-}
-
-// rootSpanID returns the span id of the run root span: the parent shared by
-// most boundaries (ties to the earliest), else an id derived from the trace
-// id so that every export of the run agrees.
-func rootSpanID(tid pcommon.TraceID, records []boundary.Record) pcommon.SpanID {
-	own := make(map[pcommon.SpanID]bool, len(records))
-	for _, r := range records {
-		own[r.SpanID] = true
-	}
-	count := map[pcommon.SpanID]int{}
-	var best pcommon.SpanID
-	for _, r := range records {
-		p := r.ParentSpanID
-		if p.IsEmpty() || own[p] {
-			continue
-		}
-		count[p]++
-		if count[p] > count[best] {
-			best = p
-		}
-	}
-	if !best.IsEmpty() {
-		return best
-	}
-	h := sha256.Sum256(append([]byte("agentrr.run:"), tid[:]...))
-	var id pcommon.SpanID
-	copy(id[:], h[:8])
-	if id.IsEmpty() {
-		id[7] = 1
-	}
-	return id
 }
 
 // ExportOptions configure Export.

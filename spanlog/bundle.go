@@ -102,7 +102,8 @@ func bundleTraces(info RunInfo, records []boundary.Record, raws [][]byte) (ptrac
 	meta := info.RunMeta
 	if meta.RootSpan == "" {
 		// Runs recorded before the header kept the root span's id.
-		meta.RootSpan = rootSpanID(meta.SpanTrace(), records).String()
+		tid, _ := ParseTraceID(meta.SpanTrace())
+		meta.RootSpan = boundary.RootSpanOf(pcommon.TraceID(tid), records).String()
 	}
 	if len(records) > 0 && meta.Start.IsZero() {
 		meta.Start = records[0].Start
@@ -139,39 +140,6 @@ func bundleTraces(info RunInfo, records []boundary.Record, raws [][]byte) (ptrac
 		}
 	}
 	return td, nil
-}
-
-// rootSpanID is the span id of a run's root span when its header does not
-// keep it: the parent most boundaries share (ties to the earliest), else one
-// derived from the trace id, so that every export of the run agrees.
-func rootSpanID(trace string, records []boundary.Record) pcommon.SpanID {
-	own := make(map[pcommon.SpanID]bool, len(records))
-	for _, r := range records {
-		own[r.SpanID] = true
-	}
-	count := map[pcommon.SpanID]int{}
-	var best pcommon.SpanID
-	for _, r := range records {
-		p := r.ParentSpanID
-		if p.IsEmpty() || own[p] {
-			continue
-		}
-		count[p]++
-		if count[p] > count[best] {
-			best = p
-		}
-	}
-	if !best.IsEmpty() {
-		return best
-	}
-	tid, _ := ParseTraceID(trace)
-	h := sha256.Sum256(append([]byte("agentrr.run:"), tid[:]...))
-	var id pcommon.SpanID
-	copy(id[:], h[:8])
-	if id.IsEmpty() {
-		id[7] = 1
-	}
-	return id
 }
 
 // BundleOptions configure WriteBundle.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentrr/agentrr/internal/httpx"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -115,7 +117,7 @@ func (s *server) describeCommand(cmd *exec.Cmd) {
 	}
 	for i := 1; i < len(args); i++ {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if !strings.HasPrefix(args[i], "-") || !isSecretName(name) {
+		if !strings.HasPrefix(args[i], "-") || !httpx.IsSecretName(name) {
 			continue
 		}
 		switch {
@@ -143,7 +145,7 @@ func (s *server) describeCommand(cmd *exec.Cmd) {
 		if s.display.Env == nil {
 			s.display.Env = map[string]string{}
 		}
-		if isSecretName(k) {
+		if httpx.IsSecretName(k) {
 			s.secrets.add(v)
 			v = redacted
 		}
@@ -169,7 +171,7 @@ func (s *server) describeURL(endpoint, name string) string {
 	q := u.Query()
 	masked := false
 	for k, vs := range q {
-		if isSecretName(k) {
+		if httpx.IsSecretName(k) {
 			for i, v := range vs {
 				s.secrets.add(v)
 				vs[i] = redacted
@@ -197,28 +199,6 @@ func (s *server) describeURL(endpoint, name string) string {
 		}
 	}
 	return name
-}
-
-// secretWords are the words (of a variable, flag or query parameter name
-// split on '-', '_' and '.') that make it a secret. The list is the HTTP
-// transport's (otelrr/transport_exchange.go), so that a name is a secret
-// to both.
-var secretWords = map[string]bool{
-	"auth": true, "authorization": true, "cookie": true, "cookie2": true,
-	"key": true, "apikey": true, "secret": true, "password": true, "passwd": true,
-	"credential": true, "credentials": true, "token": true, "session": true,
-	"signature": true, "sig": true,
-}
-
-// isSecretName reports whether a variable, flag or query parameter name
-// names a secret: API_KEY, GITHUB_TOKEN, --password, access_token, …
-func isSecretName(name string) bool {
-	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
-		if secretWords[w] {
-			return true
-		}
-	}
-	return false
 }
 
 // secrets are the secret values of a session's command line, environment
