@@ -596,18 +596,7 @@ func encodeOne(scope pcommon.InstrumentationScope, schemaURL string, sp ptrace.S
 // planIngest fills b with what run r adds to db. Clashes with what db holds
 // are appended to problems.
 func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int, ended *bool, problems *[]string) error {
-	get := func(key []byte) ([]byte, bool, error) {
-		v, closer, err := db.Get(key)
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		out := append([]byte(nil), v...)
-		closer.Close()
-		return out, true, nil
-	}
+	get := dbSource{db}.get
 	hdr, ok, err := get(headerKey(r.trace))
 	if err != nil {
 		return err

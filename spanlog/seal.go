@@ -148,18 +148,7 @@ func (sl *slot) writeSealed(trace [16]byte, end *RunEnd, path string) (RunInfo, 
 			info.Status, info.Reason = StatusDamaged, fmt.Sprintf(format, args...)
 		}
 	}
-	get := func(key []byte) ([]byte, bool, error) {
-		v, closer, err := sl.db.Get(key)
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		out := append([]byte(nil), v...)
-		closer.Close()
-		return out, true, nil
-	}
+	get := dbSource{sl.db}.get
 	hdr, hdrFound, err := get(headerKey(trace))
 	if err != nil {
 		return info, fmt.Errorf("seal run %s: %w", id, err)

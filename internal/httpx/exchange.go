@@ -43,7 +43,7 @@ type Exchange struct {
 	// the URL has none).
 	HostPort string
 
-	secrets secrets
+	secrets Secrets
 	redact  *redact.Redactor
 }
 
@@ -87,7 +87,7 @@ func Capture(req *http.Request, rd *redact.Redactor) (*Exchange, error) {
 			ex.Request.Header[h] = vs
 		}
 	}
-	body := ex.secrets.mask(ex.Body)
+	body := ex.secrets.Mask(ex.Body)
 	if len(body) > 0 && isJSONBody(req.Header.Get("Content-Type"), body) {
 		if canon, err := boundary.CanonicalizeJSON(body); err == nil {
 			ex.Request.Body = rd.JSON(canon)
@@ -153,7 +153,7 @@ func Capture(req *http.Request, rd *redact.Redactor) (*Exchange, error) {
 // ErrorText is the recorded text of err, an error of the exchange (the
 // request's, or its body's): secret values masked, redaction applied.
 func (ex *Exchange) ErrorText(err error) string {
-	return ex.redact.Text(ex.secrets.maskString(err.Error()))
+	return ex.redact.Text(ex.secrets.MaskString(err.Error()))
 }
 
 // RecordResponse returns the recorded form of resp, without its body, and
@@ -181,7 +181,7 @@ func (ex *Exchange) RecordResponse(resp *http.Response, req *http.Request) (rec 
 // returns the body the client gets, the same bytes, and keeps the
 // recorded and handed-out lengths true when redaction changed the length.
 func (ex *Exchange) RecordBody(rec *Response, client *http.Response, data []byte) []byte {
-	masked := ex.secrets.mask(data)
+	masked := ex.secrets.Mask(data)
 	out := ex.redact.Body(masked)
 	if len(out) != len(masked) {
 		if rec.ContentLength >= 0 {
@@ -202,7 +202,7 @@ func (ex *Exchange) RecordBody(rec *Response, client *http.Response, data []byte
 // already got: secret values masked, redaction applied (the client saw it
 // unredacted; see otelrr.WithRedaction).
 func (ex *Exchange) StreamBody(data []byte) []byte {
-	return ex.redact.Body(ex.secrets.mask(data))
+	return ex.redact.Body(ex.secrets.Mask(data))
 }
 
 // ResponseSpan is what a recorded response adds to its boundary span.

@@ -35,9 +35,11 @@ func IsSecretName(name string) bool {
 	return false
 }
 
-// secrets are the secret values of one request (API keys, tokens, cookie
-// values): masked wherever they would otherwise be stored.
-type secrets [][]byte
+// Secrets are secret values (API keys, tokens, cookie values, passwords):
+// masked wherever they would otherwise be stored. The HTTP transport
+// collects a request's; otelrr/mcprr a server's command line, environment
+// and endpoint's.
+type Secrets [][]byte
 
 // minSecretLen is the shortest value masked: shorter ones would mask
 // ordinary text.
@@ -45,14 +47,9 @@ const minSecretLen = 8
 
 // requestSecrets collects the values of req's secret headers and query
 // parameters and its URL password, with and without their auth scheme.
-func requestSecrets(req *http.Request) secrets {
-	var s secrets
-	add := func(v string) {
-		v = strings.TrimSpace(v)
-		if len(v) >= minSecretLen && !slices.ContainsFunc(s, func(b []byte) bool { return string(b) == v }) {
-			s = append(s, []byte(v))
-		}
-	}
+func requestSecrets(req *http.Request) Secrets {
+	var s Secrets
+	add := s.Add
 	for k, vs := range req.Header {
 		if !IsSecretName(k) {
 			continue
@@ -79,15 +76,29 @@ func requestSecrets(req *http.Request) secrets {
 	if p, ok := req.URL.User.Password(); ok {
 		add(p)
 	}
-	// Longest first, so that a value containing another is masked whole.
-	slices.SortFunc(s, func(a, b []byte) int { return len(b) - len(a) })
+	s.Sort()
 	return s
 }
 
-// mask returns b with every secret value replaced by as many '*' (the
+// Add adds v, trimmed, unless it is shorter than minSecretLen or already
+// there.
+func (s *Secrets) Add(v string) {
+	v = strings.TrimSpace(v)
+	if len(v) >= minSecretLen && !slices.ContainsFunc(*s, func(b []byte) bool { return string(b) == v }) {
+		*s = append(*s, []byte(v))
+	}
+}
+
+// Sort puts the longest first, so that a value containing another is
+// masked whole.
+func (s Secrets) Sort() {
+	slices.SortFunc(s, func(a, b []byte) int { return len(b) - len(a) })
+}
+
+// Mask returns b with every secret value replaced by as many '*' (the
 // length is kept so that recorded stream chunk sizes stay true). It returns
 // b itself when there is nothing to mask, else a copy.
-func (s secrets) mask(b []byte) []byte {
+func (s Secrets) Mask(b []byte) []byte {
 	out, copied := b, false
 	for _, sec := range s {
 		if len(bytes.Trim(sec, "*")) == 0 {
@@ -103,18 +114,18 @@ func (s secrets) mask(b []byte) []byte {
 	return out
 }
 
-// maskString is mask for strings.
-func (s secrets) maskString(str string) string {
+// MaskString is Mask for strings.
+func (s Secrets) MaskString(str string) string {
 	if len(s) == 0 {
 		return str
 	}
-	return string(s.mask([]byte(str)))
+	return string(s.Mask([]byte(str)))
 }
 
 // requestHeaderAttrs returns http.request.header.<name> attributes (the
 // OpenTelemetry HTTP convention) for the request headers that are not
 // secrets, for display; they are not part of the signature.
-func requestHeaderAttrs(h http.Header, sec secrets) []attribute.KeyValue {
+func requestHeaderAttrs(h http.Header, sec Secrets) []attribute.KeyValue {
 	names := make([]string, 0, len(h))
 	for k := range h {
 		if !IsSecretName(k) {
@@ -126,7 +137,7 @@ func requestHeaderAttrs(h http.Header, sec secrets) []attribute.KeyValue {
 	for _, k := range names {
 		vs := make([]string, len(h[k]))
 		for i, v := range h[k] {
-			vs[i] = string(sec.mask([]byte(v)))
+			vs[i] = string(sec.Mask([]byte(v)))
 		}
 		attrs = append(attrs, attribute.StringSlice("http.request.header."+strings.ToLower(k), vs))
 	}
@@ -137,7 +148,7 @@ func requestHeaderAttrs(h http.Header, sec secrets) []attribute.KeyValue {
 // handed to the client: all but secrets (Set-Cookie and the like), with
 // secret values masked. The client sees these same headers when recording
 // and when replaying.
-func responseHeaders(h http.Header, sec secrets) map[string][]string {
+func responseHeaders(h http.Header, sec Secrets) map[string][]string {
 	out := make(map[string][]string, len(h))
 	for k, vs := range h {
 		if IsSecretName(k) {
@@ -145,7 +156,7 @@ func responseHeaders(h http.Header, sec secrets) map[string][]string {
 		}
 		cp := make([]string, len(vs))
 		for i, v := range vs {
-			cp[i] = string(sec.mask([]byte(v)))
+			cp[i] = string(sec.Mask([]byte(v)))
 		}
 		out[textproto.CanonicalMIMEHeaderKey(k)] = cp
 	}

@@ -18,13 +18,13 @@ func TestSecretNames(t *testing.T) {
 }
 
 func TestSecretsMask(t *testing.T) {
-	var s secrets = [][]byte{[]byte("sk-abcdefgh-long"), []byte("sk-abcdefgh")}
-	got := string(s.mask([]byte("a sk-abcdefgh-long b sk-abcdefgh c sk-abcdefgh")))
+	var s Secrets = [][]byte{[]byte("sk-abcdefgh-long"), []byte("sk-abcdefgh")}
+	got := string(s.Mask([]byte("a sk-abcdefgh-long b sk-abcdefgh c sk-abcdefgh")))
 	if want := "a **************** b *********** c ***********"; got != want {
-		t.Errorf("mask = %q, want %q", got, want)
+		t.Errorf("Mask = %q, want %q", got, want)
 	}
 	in := []byte("nothing to hide")
-	if out := s.mask(in); &out[0] != &in[0] {
-		t.Error("mask copied a slice with nothing to mask")
+	if out := s.Mask(in); &out[0] != &in[0] {
+		t.Error("Mask copied a slice with nothing to mask")
 	}
 }

@@ -171,7 +171,7 @@ type params struct {
 
 // callRequest returns the boundary request of req, sent to s.
 func (s *server) callRequest(req *jsonrpc.Request) request {
-	return request{Server: s.name, Method: req.Method, Params: s.secrets.mask(signedParams(req.Method, req.Params))}
+	return request{Server: s.name, Method: req.Method, Params: s.secrets.Mask(signedParams(req.Method, req.Params))}
 }
 
 // signedParams returns raw (a request's params) without what is left out

@@ -188,7 +188,7 @@ func (c *recordConn) exchange(ctx context.Context, req *jsonrpc.Request, p *pend
 	o.ID = req.ID.Raw()
 	defer func() {
 		o.SessionID = c.inner.SessionID()
-		c.server.secrets.maskOutcome(&o)
+		maskOutcome(c.server.secrets, &o)
 	}()
 	c.mu.Lock()
 	if lost := c.lost; lost != nil {
@@ -264,7 +264,7 @@ func (c *recordConn) messages(p *pendingCall) []json.RawMessage {
 }
 
 func (c *recordConn) failure(err error, lost bool) *failure {
-	return failureOf(err, c.server.secrets.maskString(err.Error()), lost)
+	return failureOf(err, c.server.secrets.MaskString(err.Error()), lost)
 }
 
 // pass writes a notification, or a response to a server's request. Its

@@ -1,7 +1,6 @@
 package mcprr
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/url"
@@ -31,7 +30,7 @@ type server struct {
 	// display is how the session reaches its server, secrets masked: the
 	// connect boundary's response, for reading.
 	display connectInfo
-	secrets secrets
+	secrets httpx.Secrets
 }
 
 // connectRequest is the connect boundary's request.
@@ -122,10 +121,10 @@ func (s *server) describeCommand(cmd *exec.Cmd) {
 		}
 		switch {
 		case hasValue:
-			s.secrets.add(value)
+			s.secrets.Add(value)
 			args[i] = args[i][:len(args[i])-len(value)] + redacted
 		case i+1 < len(args) && !strings.HasPrefix(args[i+1], "-"):
-			s.secrets.add(args[i+1])
+			s.secrets.Add(args[i+1])
 			args[i+1] = redacted
 			i++
 		}
@@ -146,12 +145,12 @@ func (s *server) describeCommand(cmd *exec.Cmd) {
 			s.display.Env = map[string]string{}
 		}
 		if httpx.IsSecretName(k) {
-			s.secrets.add(v)
+			s.secrets.Add(v)
 			v = redacted
 		}
 		s.display.Env[k] = v
 	}
-	s.secrets.sort()
+	s.secrets.Sort()
 }
 
 // describeURL fills the display, the secrets and the server attributes of
@@ -165,7 +164,7 @@ func (s *server) describeURL(endpoint, name string) string {
 		return name
 	}
 	if p, ok := u.User.Password(); ok {
-		s.secrets.add(p)
+		s.secrets.Add(p)
 		u.User = url.UserPassword(u.User.Username(), redacted)
 	}
 	q := u.Query()
@@ -173,7 +172,7 @@ func (s *server) describeURL(endpoint, name string) string {
 	for k, vs := range q {
 		if httpx.IsSecretName(k) {
 			for i, v := range vs {
-				s.secrets.add(v)
+				s.secrets.Add(v)
 				vs[i] = redacted
 			}
 			masked = true
@@ -183,7 +182,7 @@ func (s *server) describeURL(endpoint, name string) string {
 		u.RawQuery = q.Encode()
 	}
 	s.display.Endpoint = u.String()
-	s.secrets.sort()
+	s.secrets.Sort()
 	s.address = u.Hostname()
 	if port, err := strconv.Atoi(u.Port()); err == nil {
 		s.port = port
@@ -201,67 +200,23 @@ func (s *server) describeURL(endpoint, name string) string {
 	return name
 }
 
-// secrets are the secret values of a session's command line, environment
-// and endpoint: masked with '*' wherever an MCP payload or error holds
-// them.
-type secrets [][]byte
-
-// minSecretLen is the shortest value masked: shorter ones would mask
-// ordinary text.
-const minSecretLen = 8
-
-func (s *secrets) add(v string) {
-	v = strings.TrimSpace(v)
-	if len(v) >= minSecretLen && !slices.ContainsFunc(*s, func(b []byte) bool { return string(b) == v }) {
-		*s = append(*s, []byte(v))
-	}
-}
-
-// sort puts the longest first, so that a value holding another is masked
-// whole.
-func (s secrets) sort() {
-	slices.SortFunc(s, func(a, b []byte) int { return len(b) - len(a) })
-}
-
-// mask returns b with every secret value replaced by as many '*'; b
-// itself when there is none.
-func (s secrets) mask(b []byte) []byte {
-	out, copied := b, false
-	for _, sec := range s {
-		for i := bytes.Index(out, sec); i >= 0; i = bytes.Index(out, sec) {
-			if !copied {
-				out, copied = slices.Clone(out), true
-			}
-			copy(out[i:i+len(sec)], bytes.Repeat([]byte("*"), len(sec)))
-		}
-	}
-	return out
-}
-
-func (s secrets) maskString(str string) string {
-	if len(s) == 0 {
-		return str
-	}
-	return string(s.mask([]byte(str)))
-}
-
 // maskOutcome masks the secrets in everything o holds.
-func (s secrets) maskOutcome(o *outcome) {
+func maskOutcome(s httpx.Secrets, o *outcome) {
 	if len(s) == 0 {
 		return
 	}
-	o.Result = s.mask(o.Result)
+	o.Result = s.Mask(o.Result)
 	for i, m := range o.Messages {
-		o.Messages[i] = s.mask(m)
+		o.Messages[i] = s.Mask(m)
 	}
 	if o.Error != nil {
-		o.Error.Message = s.maskString(o.Error.Message)
-		o.Error.Data = s.mask(o.Error.Data)
+		o.Error.Message = s.MaskString(o.Error.Message)
+		o.Error.Data = s.Mask(o.Error.Data)
 	}
 	if o.Failure != nil {
-		o.Failure.Error = s.maskString(o.Failure.Error)
+		o.Failure.Error = s.MaskString(o.Failure.Error)
 		if e := o.Failure.JSONRPC; e != nil {
-			e.Message, e.Data = s.maskString(e.Message), s.mask(e.Data)
+			e.Message, e.Data = s.MaskString(e.Message), s.Mask(e.Data)
 		}
 	}
 }

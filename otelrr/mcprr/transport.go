@@ -97,7 +97,7 @@ func (t *transport) Connect(ctx context.Context) (mcp.Connection, error) {
 	}, connectRequest{Server: s.name, Transport: s.transport}, func(ctx context.Context, _ connectRequest) (connectInfo, error) {
 		conn, err := t.inner.Connect(ctx)
 		if err != nil {
-			return connectInfo{}, errors.New(s.secrets.maskString(err.Error()))
+			return connectInfo{}, errors.New(s.secrets.MaskString(err.Error()))
 		}
 		live = conn
 		return s.display, nil
