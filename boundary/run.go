@@ -372,3 +372,30 @@ func RootSpanOf(trace pcommon.TraceID, records []Record) pcommon.SpanID {
 	}
 	return id
 }
+
+// PutRunRoot fills span as the root span of a run rebuilt from its stored
+// header, end record (nil: the run did not end) and boundaries: the root
+// span id derived when the header does not keep it (RootSpanOf), the start
+// taken from the first boundary when the header has none, and for a run
+// that did not end, the end of its last boundary as the span's end.
+func PutRunRoot(span ptrace.Span, meta RunMeta, end *RunEnd, records []Record) {
+	if meta.RootSpan == "" {
+		// Runs recorded before the header kept the root span's id.
+		var tid pcommon.TraceID
+		if b, err := hex.DecodeString(meta.SpanTrace()); err == nil && len(b) == len(tid) {
+			copy(tid[:], b)
+		}
+		meta.RootSpan = RootSpanOf(tid, records).String()
+	}
+	if len(records) > 0 && meta.Start.IsZero() {
+		meta.Start = records[0].Start
+	}
+	PutRootSpan(span, meta, end)
+	if end == nil {
+		last := meta.Start
+		if len(records) > 0 {
+			last = records[len(records)-1].End
+		}
+		span.SetEndTimestamp(pcommon.NewTimestampFromTime(last))
+	}
+}

@@ -51,28 +51,8 @@ func RunTraces(info spanlog.RunInfo, records []boundary.Record) ptrace.Traces {
 	}
 	ss := rs.ScopeSpans().AppendEmpty()
 	ss.Scope().SetName(recorderScope)
-	var tid pcommon.TraceID
-	if t, err := spanlog.ParseTraceID(info.SpanTrace()); err == nil {
-		tid = t
-	}
-
 	root := ss.Spans().AppendEmpty()
-	meta := info.RunMeta
-	if meta.RootSpan == "" {
-		// Runs recorded before the header kept the root span's id.
-		meta.RootSpan = boundary.RootSpanOf(tid, records).String()
-	}
-	if len(records) > 0 && meta.Start.IsZero() {
-		meta.Start = records[0].Start
-	}
-	boundary.PutRootSpan(root, meta, info.Ended)
-	if info.Ended == nil {
-		end := meta.Start
-		if len(records) > 0 {
-			end = records[len(records)-1].End
-		}
-		root.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
-	}
+	boundary.PutRunRoot(root, info.RunMeta, info.Ended, records)
 
 	for i := range records {
 		r := &records[i]

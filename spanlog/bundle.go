@@ -99,23 +99,7 @@ func bundleTraces(info RunInfo, records []boundary.Record, raws [][]byte) (ptrac
 	ss := rs.ScopeSpans().AppendEmpty()
 	ss.Scope().SetName(recorderScope)
 	root := ss.Spans().AppendEmpty()
-	meta := info.RunMeta
-	if meta.RootSpan == "" {
-		// Runs recorded before the header kept the root span's id.
-		tid, _ := ParseTraceID(meta.SpanTrace())
-		meta.RootSpan = boundary.RootSpanOf(pcommon.TraceID(tid), records).String()
-	}
-	if len(records) > 0 && meta.Start.IsZero() {
-		meta.Start = records[0].Start
-	}
-	boundary.PutRootSpan(root, meta, info.Ended)
-	if info.Ended == nil {
-		end := meta.Start
-		if len(records) > 0 {
-			end = records[len(records)-1].End
-		}
-		root.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
-	}
+	boundary.PutRunRoot(root, info.RunMeta, info.Ended, records)
 	var cur ptrace.ScopeSpans
 	var curScope string
 	for i, raw := range raws {
