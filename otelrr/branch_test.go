@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // fanout is an agent that fans out one search per item, each in its own
@@ -156,14 +157,7 @@ func (a *agentRun) run(ctx context.Context, tp *otelrr.TracerProvider) (string, 
 
 func loadRecording(t *testing.T, dir, id string) *replayer.Recording {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, dir, id)
 	return rec
 }
 

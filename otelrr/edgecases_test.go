@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -41,14 +43,7 @@ func recordFn(t *testing.T, dir string, fn func(ctx context.Context, tp *otelrr.
 // tpOpts.
 func replayFn(t *testing.T, dir, id string, fn func(ctx context.Context, tp *otelrr.TracerProvider) error, tpOpts []otelrr.Option, opts ...replayer.Option) *analyze.Report {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, dir, id)
 	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 		tp := newTP(t, dir, tpOpts...)
 		ctx, run, err := tp.StartRun(ctx, "edge")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.opentelemetry.io/otel"
@@ -323,14 +325,7 @@ func captureOTelErrors(t *testing.T) *captureHandler {
 func TestReplayedRunLinksToTheOriginal(t *testing.T) {
 	dir := t.TempDir()
 	id := recordForwarded(t, dir, "q", otelrr.ForwardExporter(newMemExporter()))
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, dir, id)
 	mem := newMemExporter()
 	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 		tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir), otelrr.WithServiceName("fwd-test"),

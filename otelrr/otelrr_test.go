@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
@@ -134,14 +136,7 @@ func record(t *testing.T, dir string, a *agent) (traceID, out string) {
 
 func replay(t *testing.T, dir, id string, a *agent, opts ...replayer.Option) (*analyze.Report, string) {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, dir, id)
 	var out string
 	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 		tp := newTP(t, dir)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -97,14 +99,7 @@ func TestRecorderOnTheUsersOwnProvider(t *testing.T) {
 		t.Fatalf("exported %d spans in %d traces, %d boundaries, %d run roots; want 5 spans in one trace", len(spans), len(traces), boundaries, root)
 	}
 
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recording, err := replayer.Load(store, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recording := rrtest.Load(t, dir, runID)
 	if recording.Info.ParentSpan == "" || recording.Info.Status != spanlog.StatusComplete {
 		t.Errorf("run header %+v: want the request span as its parent", recording.Info.RunMeta)
 	}

@@ -14,11 +14,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // otlpCapture is an OTLP/HTTP receiver that keeps every request body as
@@ -186,14 +187,7 @@ func TestRedactedValuesStillCountOnReplay(t *testing.T) {
 	}
 	replay := func(t *testing.T, dir, id, key, password string) (*analyze.Report, bool) {
 		t.Setenv("AGENTRR_REDACTION_KEY", key)
-		store, err := spanlog.OpenExisting(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := replayer.Load(store, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rec := rrtest.Load(t, dir, id)
 		ran := false
 		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 			tp := newTP(t, dir, redactionRules)
@@ -342,14 +336,7 @@ func TestRedactionLeavesOtherErrorsAlone(t *testing.T) {
 // opts (the same redaction rules as the recording).
 func replayWith(t *testing.T, dir, id string, fn func(context.Context) (string, error), opts ...otelrr.Option) (rep *analyze.Report, out string, err error) {
 	t.Helper()
-	store, serr := spanlog.OpenExisting(dir)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	rec, lerr := replayer.Load(store, id)
-	if lerr != nil {
-		t.Fatal(lerr)
-	}
+	rec := rrtest.Load(t, dir, id)
 	rep, rerr := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 		tp := newTP(t, dir, opts...)
 		ctx, run, err := tp.StartRun(ctx, "sdk-agent")

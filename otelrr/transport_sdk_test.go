@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
@@ -255,14 +257,7 @@ func sdkReplay(t *testing.T, dir, id string, fn func(context.Context) (string, e
 // before the agent runs.
 func sdkReplaySetup(t *testing.T, dir, id string, setup func(*otelrr.TracerProvider), fn func(context.Context) (string, error), opts ...replayer.Option) (rep *analyze.Report, out string, err error) {
 	t.Helper()
-	store, serr := spanlog.OpenExisting(dir)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	rec, lerr := replayer.Load(store, id)
-	if lerr != nil {
-		t.Fatal(lerr)
-	}
+	rec := rrtest.Load(t, dir, id)
 	rep, rerr := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
 		tp := newTP(t, dir)
 		if setup != nil {

@@ -76,14 +76,7 @@ func record(t *testing.T, stream bool) *recorded {
 		t.Fatalf("the recording ran %d tools, want %d", n, len(tools))
 	}
 	srv.Close()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, dir, id)
 	r := &recorded{dir: dir, rec: rec, plan: plan, results: map[string]string{}}
 	r.calls = firstToolCalls(t, rec)
 	for _, b := range rec.Records {
@@ -349,14 +342,7 @@ func TestChangedArgumentDivergesInItsBranch(t *testing.T) {
 				t.Errorf("observe answered %+v, the recording %+v", plan, r.plan)
 			}
 			// The replayed run, recorded, marks the weather tool alone.
-			store, err := spanlog.OpenExisting(r.dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := replayer.Load(store, rep.ReplayTrace)
-			if err != nil {
-				t.Fatal(err)
-			}
+			again := rrtest.Load(t, r.dir, rep.ReplayTrace)
 			for _, b := range again.Records {
 				if marked := b.Divergence != ""; marked != (b.Branch == weather && b.Index == 0) {
 					t.Errorf("replayed %s %s at %s: divergence %q", b.Kind, b.Name, boundary.Position(b.Branch, b.Index), b.Divergence)

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/proxy"
-	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -99,14 +100,7 @@ func record(t *testing.T, store string, fake *fakeapi.Server, fn func(c *client)
 // upstream that counts (and fails) every request.
 func replay(t *testing.T, store, id string, fn func(c *client), opts ...func(*proxy.Config)) *analyze.Report {
 	t.Helper()
-	st, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(st, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rrtest.Load(t, store, id)
 	up := &countingUpstream{}
 	cfg := proxy.Config{Store: store, Replay: rec, Upstream: up}
 	for _, o := range opts {
