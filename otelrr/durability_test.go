@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/rrtest"
+
 	"github.com/openai/openai-go/v3"
 	ooption "github.com/openai/openai-go/v3/option"
 	"go.opentelemetry.io/otel/sdk/trace"
@@ -965,24 +967,13 @@ func replaySerial(t *testing.T, storeDir string, rec *replayer.Recording) {
 		live.Add(1)
 		return writeNote(ctx, a)
 	}
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp := newTP(t, storeDir)
-		ctx, run, err := tp.StartRun(ctx, "durability")
-		if err != nil {
-			return err
+	rep, _ := rrtest.ReplayIn(t, storeDir, rec, func(ctx context.Context) (struct{}, error) {
+		var err error
+		for i := 0; i < childSerialMax && err == nil; i++ {
+			err = serialStep(ctx, i, tool)
 		}
-		var agentErr error
-		for i := 0; i < childSerialMax && agentErr == nil; i++ {
-			agentErr = serialStep(ctx, i, tool)
-		}
-		if err := run.End(agentErr); err != nil {
-			return err
-		}
-		return agentErr
+		return struct{}{}, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	checkTruncatedReplay(t, rec, rep)
 	if live.Load() != 0 {
 		t.Errorf("replay ran %d tool calls live", live.Load())
@@ -996,25 +987,14 @@ func replayStream(t *testing.T, storeDir string, rec *replayer.Recording, env *d
 	t.Helper()
 	before := len(env.llm.Requests())
 	offline := &offlineTransport{}
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp := newTP(t, storeDir)
-		ctx, run, err := tp.StartRun(ctx, "durability")
-		if err != nil {
-			return err
-		}
+	rep, _ := rrtest.ReplayIn(t, storeDir, rec, func(ctx context.Context) (struct{}, error) {
 		client := streamClient(env.llm.OpenAIBaseURL(), offline)
-		var agentErr error
-		for i := 0; i < childStreamTurns && agentErr == nil; i++ {
-			agentErr = streamTurn(ctx, client, i)
+		var err error
+		for i := 0; i < childStreamTurns && err == nil; i++ {
+			err = streamTurn(ctx, client, i)
 		}
-		if err := run.End(agentErr); err != nil {
-			return err
-		}
-		return agentErr
+		return struct{}{}, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	checkTruncatedReplay(t, rec, rep)
 	if n := offline.calls.Load(); n != 0 {
 		t.Errorf("replay tried to send %d requests", n)

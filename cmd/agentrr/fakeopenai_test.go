@@ -46,20 +46,24 @@ func cmdFakeOpenAI(ts *testscript.TestScript, neg bool, args []string) {
 		if srv != nil {
 			ts.Fatalf("fakeopenai: already started")
 		}
-		s := fakeapi.New()
-		s.APIKey = fakeAPIKey
+		var early map[int]bool
 		switch {
 		case len(args) == 3 && args[1] == "-answer-early":
-			early := map[int]bool{}
+			early = map[int]bool{}
 			for _, f := range strings.Split(args[2], ",") {
 				n, err := strconv.Atoi(f)
 				ts.Check(err)
 				early[n] = true
 			}
-			s.AnswerEarly = func(n int) bool { return early[n] }
 		case len(args) != 1:
 			ts.Fatalf("usage: fakeopenai start [-answer-early N,M,...]")
 		}
+		s := fakeapi.NewWith(func(s *fakeapi.Server) {
+			s.APIKey = fakeAPIKey
+			if early != nil {
+				s.AnswerEarly = func(n int) bool { return early[n] }
+			}
+		})
 		if fakeServers.m == nil {
 			fakeServers.m = map[*testscript.TestScript]*fakeServer{}
 		}

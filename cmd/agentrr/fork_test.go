@@ -93,9 +93,8 @@ var forkTraceLine = regexp.MustCompile(`the fork was recorded as trace ([0-9a-f]
 // to the original.
 func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 	store, id, agent := forkSetup(t)
-	srv := fakeapi.New()
+	srv := fakeapi.NewWith(func(s *fakeapi.Server) { s.APIKey = "sk-fork-test" })
 	defer srv.Close()
-	srv.APIKey = "sk-fork-test"
 
 	var out, errOut bytes.Buffer
 	cmd := forkCommand(t, store, srv, agent, "--from-trace", id, "--at", "2", "--live-tool", "refund_policy")
@@ -154,19 +153,20 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	store, id, agent := forkSetup(t)
 	before := readRun(t, store, id)
 
-	srv := fakeapi.New()
-	defer srv.Close()
-	srv.APIKey = "sk-fork-test"
 	held, release := make(chan struct{}), make(chan struct{})
 	var n atomic.Int32
-	srv.Hold = func(fakeapi.Request) {
-		// The second live model call (seq 4): seq 2 and the live
-		// refund_policy (seq 3) are stored by then.
-		if n.Add(1) == 2 {
-			close(held)
-			<-release
+	srv := fakeapi.NewWith(func(s *fakeapi.Server) {
+		s.APIKey = "sk-fork-test"
+		s.Hold = func(fakeapi.Request) {
+			// The second live model call (seq 4): seq 2 and the live
+			// refund_policy (seq 3) are stored by then.
+			if n.Add(1) == 2 {
+				close(held)
+				<-release
+			}
 		}
-	}
+	})
+	defer srv.Close()
 	defer close(release) // before srv.Close, deferred earlier
 
 	var out, errOut bytes.Buffer

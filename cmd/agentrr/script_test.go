@@ -259,6 +259,12 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("mkrun: unknown state %q", args[0])
 	}
+	if args[0] != "recording" {
+		// Let go of the writer slot now, not after its grace period, so
+		// that the store does not change under the script's next command
+		// (hashstore before/after).
+		ts.Check(store.Close())
+	}
 	ts.Setenv(args[1], id)
 }
 

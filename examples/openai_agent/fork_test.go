@@ -58,9 +58,8 @@ func TestForkWithAnOverriddenToolError(t *testing.T) {
 // tells which runs took which path.
 func TestForkRepeatedAgainstAVaryingModel(t *testing.T) {
 	rec := recordAgent(t)
-	live := fakeapi.New()
+	live := fakeapi.NewWith(func(s *fakeapi.Server) { s.AnswerEarly = func(n int) bool { return n == 2 || n == 3 } })
 	defer live.Close()
-	live.AnswerEarly = func(n int) bool { return n == 2 || n == 3 }
 	a := &Agent{Client: NewClient(live.OpenAIBaseURL(), "k", nil), Stream: true}
 	r := rrtest.Repeat(t, rec, a.Run, 5, replayer.ForkAt(2), replayer.LiveTools("refund_policy"))
 

@@ -97,8 +97,17 @@ type Server struct {
 
 // New starts a server. Its OpenAI base URL is OpenAIBaseURL(), its
 // Anthropic base URL AnthropicBaseURL().
-func New() *Server {
+func New() *Server { return NewWith(nil) }
+
+// NewWith starts a server after configure has set its fields (APIKey,
+// EventDelay, AnswerEarly, Hold): the way to configure a server whose
+// clients run in other processes, where nothing orders a field set after
+// New before the server's handlers read it.
+func NewWith(configure func(*Server)) *Server {
 	s := &Server{}
+	if configure != nil {
+		configure(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.openAIChat)
 	mux.HandleFunc("POST /v1/responses", s.openAIResponses)
