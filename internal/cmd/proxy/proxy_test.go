@@ -88,6 +88,13 @@ func TestProxyRecordsAClientCommandAndReplaysIt(t *testing.T) {
 	id := m[1]
 	t.Setenv("OPENAI_API_KEY", "")
 
+	// A proxy's run records no command to replay it by: running agentrr
+	// proxy again would record. The error says what to give.
+	code, _, errOut = agentrr(t, context.Background(), "--store", store, "replay", id)
+	if code != 2 || !strings.Contains(errOut, "recorded through agentrr proxy") {
+		t.Errorf("replay by id of a proxy's run: exit %d, stderr %q; want exit 2 saying it was recorded through the proxy", code, errOut)
+	}
+
 	code, out, errOut = agentrr(t, context.Background(), append([]string{"--store", store, "replay", "--from-trace", id, "--proxy", "--"}, clientCmd("chat")...)...)
 	if code != 0 || !strings.Contains(out, "faithful") || !strings.Contains(out, "client got 200") {
 		t.Fatalf("replay: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
