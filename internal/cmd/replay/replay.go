@@ -215,7 +215,7 @@ func CheckCommand(cmd *cobra.Command, args []string, traceID string) error {
 
 // Run replays the run in a child process and prints the report.
 func Run(ctx context.Context, opts *Options) error {
-	rec, recEnv, cleanup, err := loadRecording(ctx, opts)
+	rec, recEnv, cleanup, err := LoadRecording(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		// The recording was checked whole by the agent only: one it
 		// refused gets the verdict a full read gives it here.
-		if lerr := fullCheck(opts, rec); lerr != nil {
+		if lerr := FullCheck(opts, rec); lerr != nil {
 			return lerr
 		}
 		return err
