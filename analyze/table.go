@@ -603,7 +603,10 @@ func (r *Report) Line(d *Divergence) string {
 		kind, name = d.ObservedKind, d.ObservedName
 	}
 	s := d.Where()
-	if kn := oneLine(kindName(kind, name)); kn != "" {
+	if kn := oneLine(kindName(kind, name)); kn != "" && d.Reason != ReasonKind { // that one names both
+		if d.Seq < 0 { // "index 2 of the root branch", "branch a[3]"
+			s += ","
+		}
 		s += " " + kn
 	}
 	return s + ": " + strings.ReplaceAll(r.whatDiffers(d), string(nbsp), " ")

@@ -602,11 +602,13 @@ func (p *printer) finish(out *Output) error {
 		return p.err
 	}
 	w := p.opts.IO.Out
+	reports := false
 	for _, it := range p.items {
 		res := it.res
 		if res.Verdict == Faithful {
 			continue
 		}
+		reports = true
 		fmt.Fprintf(w, "\n--- %s: %s\n", res.Verdict, res.Name)
 		if res.report != nil && !res.report.Faithful() {
 			if err := res.report.WriteTable(w); err != nil {
@@ -618,6 +620,9 @@ func (p *printer) finish(out *Output) error {
 		if res.Verdict == AgentFailed && len(res.output) > 0 {
 			fmt.Fprintf(w, "the agent's output ended with:\n%s", indent(tail(res.output, 20)))
 		}
+	}
+	if reports {
+		fmt.Fprintln(w)
 	}
 	_, err := fmt.Fprintln(w, summaryLine(out))
 	return err
