@@ -208,7 +208,7 @@ func TestScripts(t *testing.T) {
 		t.Skip("builds the example agents")
 	}
 	testscript.Run(t, scriptParams(t, "testdata/script", map[string]func(*testscript.TestScript, bool, []string){
-		"maxwidth":   cmdMaxWidth,
+		"maxwidth":     cmdMaxWidth,
 		"fakeopenai":   cmdFakeOpenAI,
 		"sameverdicts": cmdSameVerdicts,
 		"junit":        cmdJUnit,
