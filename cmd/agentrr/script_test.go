@@ -17,6 +17,7 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/agentrrcmd"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/spanlog"
@@ -192,7 +193,8 @@ func must[T any](v T, err error) T {
 //	runid <file> <VAR>                  set VAR to the run_id an example printed in file (stdout, stderr or a file)
 //	setmatch <file> <regexp> <VAR>      set VAR to the first group of regexp's first match in file
 //	mkrun <state> <VAR> [trace-id]      make a run by hand in $AGENTRR_STORE and set VAR to its id;
-//	                                    state: complete, truncated (3 boundaries, never ended),
+//	                                    state: complete, nocommand (complete, recording no
+//	                                    command line), truncated (3 boundaries, never ended),
 //	                                    damaged (seq 2 of 4 corrupt), recording (held open by
 //	                                    this test process until the script ends) or killed (3
 //	                                    boundaries, its recorder gone: the run is in its writer
@@ -263,7 +265,7 @@ func killedRecorder() {
 
 func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording|killed <VAR> [trace-id]")
+		ts.Fatalf("usage: mkrun complete|nocommand|truncated|damaged|recording|killed <VAR> [trace-id]")
 	}
 	store, err := spanlog.Open(ts.Getenv("AGENTRR_STORE"))
 	ts.Check(err)
@@ -275,6 +277,9 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	bs := cmdtest.SampleBoundaries(3)
 	switch args[0] {
 	case "complete":
+		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
+	case "nocommand":
+		meta.Command = &boundary.Command{}
 		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
 	case "truncated":
 		ts.Check(cmdtest.WriteRun(store, meta, bs, nil))

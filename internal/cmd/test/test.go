@@ -458,7 +458,7 @@ func loadRun(ctx context.Context, opts *Options, id string, cleanups *[]func()) 
 	switch {
 	case err == nil:
 	case errors.As(err, &recording):
-		res.Name, res.TraceID = runName("", recording.TraceID), recording.TraceID
+		res.Name, res.TraceID = runName(liveRunName(opts, recording.TraceID), recording.TraceID), recording.TraceID
 		res.Verdict, res.Reason = Recording, oneLine(err.Error())
 		return &item{res: res}, nil
 	case errors.As(err, &dmg):
@@ -470,6 +470,25 @@ func loadRun(ctx context.Context, opts *Options, id string, cleanups *[]func()) 
 	}
 	res.Name, res.TraceID, res.RunName = runName(rec.Info.Name, rec.TraceID), rec.TraceID, rec.Info.Name
 	return &item{res: res, rec: rec, env: env}, nil
+}
+
+// liveRunName is the name of run id, being recorded, as agentrr runs
+// lists it ("" when not known).
+func liveRunName(opts *Options, id string) string {
+	store, err := opts.Store()
+	if err != nil {
+		return ""
+	}
+	runs, err := store.Runs()
+	if err != nil {
+		return ""
+	}
+	for _, r := range runs {
+		if r.TraceID == id {
+			return r.Name
+		}
+	}
+	return ""
 }
 
 // runName names a run of the store in the list: its name and id.
