@@ -83,9 +83,8 @@ A recording that has none (recorded by go run, received over OTLP) is a
 usage error before anything runs: give the command after --.
 
 -j N runs N replays at once (default: GOMAXPROCS, the CPUs Go may use, and
-at least 4);
-verdicts do not depend on it, and lines are printed whole, in the order of
-the recordings. Replays halt at the first divergence; --observe collects
+at least 4); verdicts do not depend on it, and lines are printed whole, in
+the order of the recordings. Replays halt at the first divergence; --observe collects
 every divergence instead. Each replayed run is recorded into the store, as
 agentrr replay records it.
 
@@ -117,6 +116,11 @@ replay it by, an unknown or ambiguous run id.`,
 			}
 			if opts.Jobs < 1 {
 				return cmdutil.FlagError("-j must be 1 or more, not %d (the number of replays to run at once)", opts.Jobs)
+			}
+			if opts.JUnit != "" {
+				if fi, err := os.Stat(filepath.Dir(opts.JUnit)); err != nil || !fi.IsDir() {
+					return cmdutil.FlagError("--junit %s: the directory %s does not exist: make it first, or write the report elsewhere", opts.JUnit, filepath.Dir(opts.JUnit))
+				}
 			}
 			opts.Paths = paths
 			opts.StorePath = f.StorePath()
@@ -230,7 +234,12 @@ func Run(ctx context.Context, opts *Options) error {
 		})
 	}
 	for i, it := range items {
-		if it.rec == nil { // verdict known without a replay
+		switch {
+		case it.rec == nil: // verdict known without a replay
+			p.done(i)
+			continue
+		case ctx.Err() != nil: // interrupted: the rest is not replayed
+			it.res.Verdict, it.res.Reason = AgentFailed, "not replayed: agentrr test was interrupted"
 			p.done(i)
 			continue
 		}
