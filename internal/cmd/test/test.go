@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -603,13 +604,13 @@ func (p *printer) done(i int) {
 	}
 }
 
-// nameWidth is the width of the name column: the longest name, up to 48.
+// nameWidth is the width of the name column: the longest name.
 func (p *printer) nameWidth() int {
 	w := 0
 	for _, it := range p.items {
-		w = max(w, len(it.res.Name))
+		w = max(w, utf8.RuneCountInString(it.res.Name))
 	}
-	return min(w, 48)
+	return w
 }
 
 // line is the verdict line of res.
@@ -618,10 +619,10 @@ func line(res *Result, width int) string {
 	fmt.Fprintf(&b, "%-12s  %s", res.Verdict, res.Name)
 	if res.Verdict == Faithful {
 		if res.report != nil {
-			fmt.Fprintf(&b, "%s  %s", strings.Repeat(" ", max(0, width-len(res.Name))), cmdutil.Plural(res.report.Recorded, "boundary", "boundaries"))
+			fmt.Fprintf(&b, "%s  %s", strings.Repeat(" ", max(0, width-utf8.RuneCountInString(res.Name))), cmdutil.Plural(res.report.Recorded, "boundary", "boundaries"))
 		}
 	} else if res.Reason != "" {
-		fmt.Fprintf(&b, "%s  %s", strings.Repeat(" ", max(0, width-len(res.Name))), res.Reason)
+		fmt.Fprintf(&b, "%s  %s", strings.Repeat(" ", max(0, width-utf8.RuneCountInString(res.Name))), res.Reason)
 	}
 	b.WriteByte('\n')
 	return b.String()
