@@ -589,3 +589,25 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// Line describes divergence d of r in one line, for a list of replays
+// (agentrr test): where it is, the boundary and what differs, as the
+// divergence table's WHAT DIFFERS column says it, e.g.
+//
+//	seq 2 llm fake-gpt-1: messages[0].content changed
+//
+// Like WriteTable's text it is for people and may change between versions.
+func (r *Report) Line(d *Divergence) string {
+	kind, name := d.ExpectedKind, d.ExpectedName
+	if kind == "" && name == "" {
+		kind, name = d.ObservedKind, d.ObservedName
+	}
+	s := d.Where()
+	if kn := oneLine(kindName(kind, name)); kn != "" && d.Reason != ReasonKind { // that one names both
+		if d.Seq < 0 { // "index 2 of the root branch", "branch a[3]"
+			s += ","
+		}
+		s += " " + kn
+	}
+	return s + ": " + strings.ReplaceAll(r.whatDiffers(d), string(nbsp), " ")
+}

@@ -18,6 +18,12 @@
 // own run, as a main package does. Failures to set up, record or load fail
 // the test; divergences are in the report, which RequireFaithful turns into
 // a failure that prints the divergence table.
+//
+// ReplayFolder (and ReplayFolderAgent) replay every bundle of a folder,
+// testdata/agentrr by convention, one subtest each: recorded runs exported
+// there (agentrr export <id> --fixture testdata/agentrr) are a regression
+// suite, which `agentrr test testdata/agentrr -- <agent>` runs from the
+// command line too.
 package rrtest
 
 import (

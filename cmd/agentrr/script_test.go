@@ -17,6 +17,7 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/agentrrcmd"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/spanlog"
@@ -58,8 +59,8 @@ const editedSuffix = "_edited"
 // exampleBin builds every example agent (each directory examples/*/ that
 // holds a main.go) into one bin directory and returns it. An example that
 // does not build is left out, with its build output logged; the others are
-// still built. deterministic_support is also built edited, as
-// deterministic_support_edited.
+// still built. deterministic_support is also built edited (see variants),
+// as deterministic_support_edited, _versioned and _retired.
 func exampleBin(t testing.TB) string {
 	t.Helper()
 	examples.once.Do(func() {
@@ -121,29 +122,61 @@ func buildExamples(bin string) string {
 	return log.String()
 }
 
-// buildEdited builds deterministic_support with its system prompt edited,
-// through a build overlay (the source tree is not touched), as
-// scripts/demo.sh does.
+// variants are builds of deterministic_support with its source edited
+// (each edit replaces old with new, once), for divergence scripts: the
+// system prompt edited; the same edit behind a version marker
+// (otelrr.Version(ctx, "terse-prompt", otelrr.DefaultVersion, 1): runs
+// recorded before it replay, new runs take the terse prompt); and the
+// marker with minSupported raised to 1 (the old recordings retired).
+var variants = []struct {
+	suffix, old, new string
+}{
+	{editedSuffix, "You are a helpful support agent", "You are a terse support agent"},
+	{"_versioned", "\tvar answer string\n", versionMarker("otelrr.DefaultVersion") + "\tvar answer string\n"},
+	{"_retired", "\tvar answer string\n", versionMarker("1") + "\tvar answer string\n"},
+}
+
+// versionMarker is the code of the marked prompt change, minSupported min.
+func versionMarker(min string) string {
+	return `	v, err := otelrr.Version(ctx, "terse-prompt", ` + min + `, 1)
+	if err != nil {
+		return "", err
+	}
+	if v >= 1 {
+		req.Messages[0].Content = "You are a terse support agent for Acme. Use the tools, then answer in one short paragraph."
+	}
+`
+}
+
+// buildEdited builds the variants of deterministic_support through build
+// overlays (the source tree is not touched), as scripts/demo.sh does.
 func buildEdited(root, bin string, goBuild func(...string) error) error {
 	src := filepath.Join(root, "examples", "deterministic_support", "main.go")
 	orig, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	edited := bytes.Replace(orig, []byte("You are a helpful support agent"), []byte("You are a terse support agent"), 1)
-	if bytes.Equal(orig, edited) {
-		return fmt.Errorf("deterministic_support%s not built: the system prompt was not found in %s", editedSuffix, src)
+	var errs []error
+	for _, v := range variants {
+		edited := bytes.Replace(orig, []byte(v.old), []byte(v.new), 1)
+		if bytes.Equal(orig, edited) {
+			errs = append(errs, fmt.Errorf("deterministic_support%s not built: %q was not found in %s", v.suffix, v.old, src))
+			continue
+		}
+		dir := filepath.Dir(bin)
+		editedSrc, overlay := filepath.Join(dir, "main"+v.suffix+".go"), filepath.Join(dir, "overlay"+v.suffix+".json")
+		ov, _ := json.Marshal(map[string]map[string]string{"Replace": {src: editedSrc}})
+		if err := os.WriteFile(editedSrc, edited, 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(overlay, ov, 0o600); err != nil {
+			return err
+		}
+		if err := goBuild("-overlay", overlay, "-o", filepath.Join(bin, "deterministic_support"+v.suffix), "./examples/deterministic_support"); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	dir := filepath.Dir(bin)
-	editedSrc, overlay := filepath.Join(dir, "edited_main.go"), filepath.Join(dir, "overlay.json")
-	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {src: editedSrc}})
-	if err := os.WriteFile(editedSrc, edited, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(overlay, ov, 0o600); err != nil {
-		return err
-	}
-	return goBuild("-overlay", overlay, "-o", filepath.Join(bin, "deterministic_support"+editedSuffix), "./examples/deterministic_support")
+	return errors.Join(errs...)
 }
 
 func must[T any](v T, err error) T {
@@ -160,7 +193,8 @@ func must[T any](v T, err error) T {
 //	runid <file> <VAR>                  set VAR to the run_id an example printed in file (stdout, stderr or a file)
 //	setmatch <file> <regexp> <VAR>      set VAR to the first group of regexp's first match in file
 //	mkrun <state> <VAR> [trace-id]      make a run by hand in $AGENTRR_STORE and set VAR to its id;
-//	                                    state: complete, truncated (3 boundaries, never ended),
+//	                                    state: complete, nocommand (complete, recording no
+//	                                    command line), truncated (3 boundaries, never ended),
 //	                                    damaged (seq 2 of 4 corrupt), recording (held open by
 //	                                    this test process until the script ends) or killed (3
 //	                                    boundaries, its recorder gone: the run is in its writer
@@ -169,13 +203,17 @@ func must[T any](v T, err error) T {
 //	cutfile <src> <dst> <N>             write the first N bytes of src to dst
 //	exits <code> <prog> [args...]       run prog like exec and fail unless it exits with code
 //	fakeopenai start|requests …         a fake OpenAI server for the script (see cmdFakeOpenAI)
+//	sameverdicts <a> <b>                fail unless two outputs of agentrr test list the same verdicts
+//	junit <file> <tests> <failures>     parse a JUnit XML report (encoding/xml) and check its counts
 func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example agents")
 	}
 	testscript.Run(t, scriptParams(t, "testdata/script", map[string]func(*testscript.TestScript, bool, []string){
-		"maxwidth":   cmdMaxWidth,
-		"fakeopenai": cmdFakeOpenAI,
+		"maxwidth":     cmdMaxWidth,
+		"fakeopenai":   cmdFakeOpenAI,
+		"sameverdicts": cmdSameVerdicts,
+		"junit":        cmdJUnit,
 	}))
 }
 
@@ -227,7 +265,7 @@ func killedRecorder() {
 
 func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: mkrun complete|truncated|damaged|recording|killed <VAR> [trace-id]")
+		ts.Fatalf("usage: mkrun complete|nocommand|truncated|damaged|recording|killed <VAR> [trace-id]")
 	}
 	store, err := spanlog.Open(ts.Getenv("AGENTRR_STORE"))
 	ts.Check(err)
@@ -239,6 +277,9 @@ func cmdMkRun(ts *testscript.TestScript, neg bool, args []string) {
 	bs := cmdtest.SampleBoundaries(3)
 	switch args[0] {
 	case "complete":
+		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
+	case "nocommand":
+		meta.Command = &boundary.Command{}
 		ts.Check(cmdtest.WriteRun(store, meta, bs, &spanlog.RunEnd{}))
 	case "truncated":
 		ts.Check(cmdtest.WriteRun(store, meta, bs, nil))

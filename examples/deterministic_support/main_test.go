@@ -94,3 +94,18 @@ func TestEditedPromptHaltsAtFirstLLMCall(t *testing.T) {
 		t.Fatalf("observe mode: halted=%v, %d divergences (want 3: every LLM call): %+v", obs.Halted, len(obs.Divergences), obs.Divergences)
 	}
 }
+
+// TestRecordedFixtures replays the runs checked in under testdata/agentrr,
+// recorded by this command and exported with
+//
+//	agentrr export <run_id> --fixture examples/deterministic_support/testdata/agentrr
+//
+// one subtest per bundle: an edit that changes what the agent asks fails
+// the ones it changes, with the divergence table.
+func TestRecordedFixtures(t *testing.T) {
+	a := &Agent{LLM: &fakellm.Client{}}
+	rrtest.ReplayFolder(t, "testdata/agentrr", a.Run)
+	if a.LLM.Calls() != 0 || a.ToolCalls.Load() != 0 {
+		t.Errorf("the replays made %d live LLM calls and %d tool runs, want none", a.LLM.Calls(), a.ToolCalls.Load())
+	}
+}

@@ -39,6 +39,10 @@ type Options struct {
 	// or a File ending in .gz).
 	File string
 	Gzip bool
+	// Fixture is a directory to write the bundle into under a name made of
+	// the run's name and short id (--fixture; see FixtureName), instead of
+	// File.
+	Fixture string
 }
 
 // NewCmdExport returns the export command. runF, if not nil, replaces the
@@ -59,6 +63,11 @@ it, agentrr verify checks it; exporting the run again, from any store it
 was imported into, gives the same bytes. --file - writes to standard
 output. The file is written whole or not at all.
 
+--fixture DIR writes the bundle into DIR (made if need be) as
+<run name>-<first 8 digits of the id>.json (.json.gz with --gzip), the
+file a regression suite replays: agentrr test DIR -- <agent>, or
+rrtest.ReplayFolder in a go test (by convention DIR is testdata/agentrr).
+
 With --otlp-endpoint, send the run to any OTLP/HTTP endpoint (Jaeger, an
 OpenTelemetry Collector, agentrr collect), so a run recorded offline can be
 viewed in Jaeger, or replayed later from it with agentrr replay --jaeger.
@@ -77,12 +86,22 @@ The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 --header, else OTEL_EXPORTER_OTLP_HEADERS; they are sent, never printed.`,
 		Example: `  agentrr export 4bf92f35 --file run.otlp.json
   agentrr export 4bf92f35 --file run.otlp.json.gz
+  agentrr export 4bf92f35 --fixture testdata/agentrr
   agentrr export 4bf92f35 --otlp-endpoint http://127.0.0.1:4318
   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 agentrr export 4bf92f35 --json`,
 		Args:              cmdutil.ExactRunArgs(1),
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.TraceID = args[0]
+			if opts.Fixture != "" {
+				if opts.File != "" || opts.Endpoint != "" {
+					return cmdutil.FlagError("give one of --fixture, --file and --otlp-endpoint")
+				}
+				if runF != nil {
+					return runF(opts)
+				}
+				return RunFile(opts)
+			}
 			if opts.File != "" {
 				if opts.Endpoint != "" {
 					return cmdutil.FlagError("give --file or --otlp-endpoint, not both")
@@ -116,6 +135,7 @@ The endpoint is --otlp-endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 		},
 	}
 	cmd.Flags().StringVar(&opts.File, "file", "", "write the run as a bundle (OTLP JSON) to `path` (- for standard output)")
+	cmd.Flags().StringVar(&opts.Fixture, "fixture", "", "write the bundle into `directory`, named after the run (<name>-<short id>.json): a fixture for agentrr test and rrtest.ReplayFolder")
 	cmd.Flags().BoolVar(&opts.Gzip, "gzip", false, "gzip the bundle (the default for a --file ending in .gz)")
 	cmd.Flags().StringVar(&opts.Endpoint, "otlp-endpoint", "", "OTLP/HTTP endpoint `url` (/v1/traces is added when it has no path)")
 	cmd.Flags().StringArrayVar(&headers, "header", nil, "`key=value` header sent with each request (repeatable)")
@@ -153,6 +173,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	info := run.Info
+	if opts.Fixture != "" {
+		if err := os.MkdirAll(opts.Fixture, 0o755); err != nil {
+			return fmt.Errorf("--fixture: %w", err)
+		}
+		opts.File = filepath.Join(opts.Fixture, FixtureName(info.Name, id, opts.Gzip))
+	}
 	switch info.Status {
 	case spanlog.StatusDamaged:
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: warning: run %s is damaged (%s): exporting the %d whole boundaries before the damage\n", info.TraceID, info.Reason, len(run.Records))
@@ -291,6 +317,12 @@ func RunFile(opts *Options) error {
 		return err
 	}
 	info := run.Info
+	if opts.Fixture != "" {
+		if err := os.MkdirAll(opts.Fixture, 0o755); err != nil {
+			return fmt.Errorf("--fixture: %w", err)
+		}
+		opts.File = filepath.Join(opts.Fixture, FixtureName(info.Name, id, opts.Gzip))
+	}
 	switch info.Status {
 	case spanlog.StatusDamaged:
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: warning: run %s is damaged (%s): the bundle holds the %d whole boundaries before the damage\n", info.TraceID, info.Reason, len(run.Records))
@@ -318,6 +350,27 @@ func RunFile(opts *Options) error {
 		return cmdutil.SilentExit(cmdutil.ExitDamaged)
 	}
 	return nil
+}
+
+// FixtureName is the file name --fixture gives the bundle of run id named
+// name: the name with every character but letters, digits, '.', '_' and
+// '-' made '-', then the first 8 digits of the id, then .json (.json.gz
+// when gzipped), e.g. deterministic_support-4bf92f35.json.
+func FixtureName(name, id string, gzip bool) string {
+	clean := strings.Trim(strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name), "-.")
+	if clean == "" {
+		clean = "run"
+	}
+	ext := ".json"
+	if gzip {
+		ext += ".gz"
+	}
+	return clean + "-" + id[:min(8, len(id))] + ext
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same

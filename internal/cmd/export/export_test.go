@@ -169,3 +169,20 @@ func TestExportCommandFlags(t *testing.T) {
 		t.Errorf("malformed header: %v (must not echo the value)", err)
 	}
 }
+
+func TestFixtureName(t *testing.T) {
+	for _, c := range []struct {
+		name, id string
+		gzip     bool
+		want     string
+	}{
+		{"deterministic_support", "b11de7340c8fb731ed5b7820eeaadd40", false, "deterministic_support-b11de734.json"},
+		{"refund: late order/EU", "4bf92f35aa8c2b4e1bd07f7b8d5c3a1e", true, "refund--late-order-EU-4bf92f35.json.gz"},
+		{"../..", "4bf92f35aa8c2b4e1bd07f7b8d5c3a1e", false, "run-4bf92f35.json"},
+		{"", "4bf92f35aa8c2b4e1bd07f7b8d5c3a1e", false, "run-4bf92f35.json"},
+	} {
+		if got := export.FixtureName(c.name, c.id, c.gzip); got != c.want {
+			t.Errorf("FixtureName(%q, %q, %v) = %q, want %q", c.name, c.id, c.gzip, got, c.want)
+		}
+	}
+}

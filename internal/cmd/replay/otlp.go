@@ -19,8 +19,10 @@ import (
 	"github.com/agentrr/agentrr/spanlog"
 )
 
-// loadRecording loads the recording to replay: from the store, or, with
-// --jaeger / --from-file, from Jaeger or an OTLP JSON file (a bundle, gzip
+// LoadRecording loads the recording opts names (TraceID, Jaeger,
+// FromFile, Store; the other fields are not read) for a replay in a child
+// process (Child.Recording, with env added to Child.Env): from the store,
+// or, with --jaeger / --from-file, from Jaeger or an OTLP JSON file (a bundle, gzip
 // or not). A recording not from the store reaches the agent as an OTLP JSON
 // file (env, to add to the agent's environment, names it in
 // AGENTRR_REPLAY_FILE); cleanup removes it.
@@ -29,8 +31,8 @@ import (
 // every check, and this process reads only its summary (Store.Summary: the
 // run index, else the run's structure) to refuse at once a run that is
 // unknown, being recorded or damaged where that shows. Its Records are
-// then empty (see fullCheck, fullRecording).
-func loadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording, env []string, cleanup func(), err error) {
+// then empty (see FullCheck, fullRecording).
+func LoadRecording(ctx context.Context, opts *Options) (rec *replayer.Recording, env []string, cleanup func(), err error) {
 	cleanup = func() {}
 	switch {
 	case opts.Jaeger != "":
@@ -98,7 +100,7 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 }
 
 // fullRecording reads rec whole from the store, with every check, when
-// loadRecording read its structure only.
+// LoadRecording read its structure only.
 func fullRecording(opts *Options, rec *replayer.Recording) (*replayer.Recording, error) {
 	if len(rec.Records) > 0 || opts.Jaeger != "" || opts.FromFile != "" {
 		return rec, nil
@@ -110,11 +112,12 @@ func fullRecording(opts *Options, rec *replayer.Recording) (*replayer.Recording,
 	return replayer.Load(store, rec.TraceID)
 }
 
-// fullCheck reads rec whole when the agent did not replay it, so that a
+// FullCheck reads rec whole when the agent did not replay it (RunChild
+// failed), so that a
 // recording the agent refused as damaged gets that verdict (exit status 3)
 // rather than the agent's failure. It returns nil when the recording is
 // whole.
-func fullCheck(opts *Options, rec *replayer.Recording) error {
+func FullCheck(opts *Options, rec *replayer.Recording) error {
 	_, err := fullRecording(opts, rec)
 	return err
 }

@@ -189,7 +189,7 @@ func replayArgs(cmd *cobra.Command, args []string, opts *Options) ([]string, err
 
 // Run replays the run in a child process and prints the report.
 func Run(ctx context.Context, opts *Options) error {
-	rec, recEnv, cleanup, err := loadRecording(ctx, opts)
+	rec, recEnv, cleanup, err := LoadRecording(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		// The recording was checked whole by the agent only: one it
 		// refused gets the verdict a full read gives it here.
-		if lerr := fullCheck(opts, rec); lerr != nil {
+		if lerr := FullCheck(opts, rec); lerr != nil {
 			return lerr
 		}
 		return err

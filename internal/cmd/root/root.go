@@ -19,6 +19,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/runs"
 	"github.com/agentrr/agentrr/internal/cmd/show"
 	"github.com/agentrr/agentrr/internal/cmd/step"
+	testcmd "github.com/agentrr/agentrr/internal/cmd/test"
 	"github.com/agentrr/agentrr/internal/cmd/verify"
 	versioncmd "github.com/agentrr/agentrr/internal/cmd/version"
 	viewcmd "github.com/agentrr/agentrr/internal/cmd/view"
@@ -43,7 +44,8 @@ prefix of it will do.
 
 Exit status:
   0  success (a replay was faithful)
-  1  a replay diverged from its recording (diff: the runs differ)
+  1  a replay diverged from its recording (diff: the runs differ; test: a
+     recording was not replayed faithfully)
   2  usage error, unknown or ambiguous run, no store
   3  a damaged run or store
   4  the agent failed without diverging
@@ -67,6 +69,7 @@ Exit status:
 	cmd.AddCommand(record.NewCmdRecord(f, nil))
 	cmd.AddCommand(replay.NewCmdReplay(f, nil))
 	cmd.AddCommand(step.NewCmdStep(f, nil))
+	cmd.AddCommand(testcmd.NewCmdTest(f, nil))
 	cmd.AddCommand(fork.NewCmdFork(f, nil))
 	cmd.AddCommand(show.NewCmdShow(f, nil))
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
