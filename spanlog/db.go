@@ -66,22 +66,6 @@ func pebbleOptions(readOnly bool) *pebble.Options {
 	return opts
 }
 
-// openWriter creates the run directory and opens its database for writing.
-func openWriter(dir string) (*pebble.DB, error) {
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return nil, err
-	}
-	if err := writeFileSync(filepath.Join(dir, writerFile), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
-		return nil, err
-	}
-	db, err := pebble.Open(filepath.Join(dir, "db"), pebbleOptions(false))
-	if err != nil {
-		os.Remove(filepath.Join(dir, writerFile))
-		return nil, err
-	}
-	return db, nil
-}
-
 // readerWait bounds how long a reader waits for another reader to release a
 // run database (readers hold it for milliseconds).
 const readerWait = 5 * time.Second

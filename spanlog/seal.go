@@ -1,7 +1,6 @@
 package spanlog
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -438,24 +437,4 @@ func (src *sealedSource) each(lower, upper []byte, fn func(key []byte, value fun
 		}
 	}
 	return src.it.Error()
-}
-
-// validateSealed checks every block checksum of the sealed file at path.
-func validateSealed(path string) (err error) {
-	f, err := storeFS.Open(path)
-	if err != nil {
-		return err
-	}
-	readable, err := sstable.NewSimpleReadable(f)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	r, err := sstable.NewReader(context.Background(), readable, sealedReadOptions().MakeReaderOptions())
-	if err != nil {
-		readable.Close()
-		return err
-	}
-	defer r.Close()
-	return r.ValidateBlockChecksums()
 }

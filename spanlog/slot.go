@@ -80,13 +80,6 @@ func slotKey(root string) string {
 
 func (s *Store) slotDir(n int) string { return filepath.Join(s.root, writersDir, strconv.Itoa(n)) }
 
-// heldSlot returns the slot this process holds in s, or nil.
-func (s *Store) heldSlot() *slot {
-	heldSlots.mu.Lock()
-	defer heldSlots.mu.Unlock()
-	return heldSlots.m[slotKey(s.root)]
-}
-
 // acquireSlot returns a slot of s held by this process, taking one if it
 // holds none; release it with releaseSlot.
 func (s *Store) acquireSlot() (*slot, error) {

@@ -709,12 +709,6 @@ func (f *sealedFile) Close() error {
 	return nil
 }
 
-type quietLogger struct{ t *testing.T }
-
-func (quietLogger) Infof(string, ...any)             {}
-func (l quietLogger) Errorf(format string, a ...any) { l.t.Logf("pebble: "+format, a...) }
-func (l quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-
 // boundaryKey is the documented key of boundary seq (empty branch).
 func boundaryKey(t *testing.T, id string, seq int64) []byte {
 	tid, err := spanlog.ParseTraceID(id)
