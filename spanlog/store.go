@@ -392,6 +392,15 @@ func (s *Store) Remove(traceID string) error {
 	}
 	switch {
 	case fileExists(s.sealedPath(traceID)):
+		// A slot whose holder exited before its delete of the sealed run
+		// reached the disk (see slot.seal) still holds a copy: taking it
+		// deletes the copy, which would otherwise be listed, from the
+		// slot, once the file is gone.
+		if n := s.orphanSlot(traceID); n >= 0 {
+			if err := s.sealSlot(traceID, n, 0); err != nil {
+				return err
+			}
+		}
 		// Dropped from the index first: a crash in between leaves the file,
 		// which is the truth, listed.
 		s.indexDelete(traceID)
