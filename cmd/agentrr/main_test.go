@@ -116,8 +116,10 @@ func TestCLIErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"runs"}, 2, "no agentrr store at"},
-		{[]string{"replay", "--", agent}, 2, "--from-trace is required"},
-		{[]string{"replay", "--from-trace", "abc"}, 2, "give the agent command after --"},
+		{[]string{"replay", "--", agent}, 2, "give the run to replay"},
+		// Without a command after --, the recorded one is run: the store
+		// is looked at first.
+		{[]string{"replay", "--from-trace", "abc"}, 2, "no agentrr store at"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 	} {
 		r := run(t, empty, agentrr, tc.args...)
@@ -137,7 +139,7 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{"ffffffffffffffffffffffffffffffff", "no such run"},
 		{"zz", "not hexadecimal"},
-		{"", "--from-trace is required"},
+		{"", "give the run to replay"},
 	} {
 		r := run(t, store, agentrr, "replay", "--from-trace", tc.id, "--", agent)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.msg) {
