@@ -47,7 +47,6 @@ func cmdFakeOpenAI(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("fakeopenai: already started")
 		}
 		s := fakeapi.New()
-		s.APIKey = fakeAPIKey
 		switch {
 		case len(args) == 3 && args[1] == "-answer-early":
 			early := map[int]bool{}
@@ -60,6 +59,9 @@ func cmdFakeOpenAI(ts *testscript.TestScript, neg bool, args []string) {
 		case len(args) != 1:
 			ts.Fatalf("usage: fakeopenai start [-answer-early N,M,...]")
 		}
+		// Under the server's lock, after AnswerEarly is set: its handlers
+		// run for the agents the script starts.
+		s.Configure(fakeAPIKey, s.EventDelay)
 		if fakeServers.m == nil {
 			fakeServers.m = map[*testscript.TestScript]*fakeServer{}
 		}

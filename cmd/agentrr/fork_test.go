@@ -95,7 +95,8 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 	store, id, agent := forkSetup(t)
 	srv := fakeapi.New()
 	defer srv.Close()
-	srv.APIKey = "sk-fork-test"
+	// Under the server's lock: its handlers run for another process.
+	srv.Configure("sk-fork-test", srv.EventDelay)
 
 	var out, errOut bytes.Buffer
 	cmd := forkCommand(t, store, srv, agent, "--from-trace", id, "--at", "2", "--live-tool", "refund_policy")
@@ -156,7 +157,6 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 
 	srv := fakeapi.New()
 	defer srv.Close()
-	srv.APIKey = "sk-fork-test"
 	held, release := make(chan struct{}), make(chan struct{})
 	var n atomic.Int32
 	srv.Hold = func(fakeapi.Request) {
@@ -168,6 +168,9 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 		}
 	}
 	defer close(release) // before srv.Close, deferred earlier
+	// Under the server's lock, after Hold is set: its handlers run for
+	// another process.
+	srv.Configure("sk-fork-test", srv.EventDelay)
 
 	var out, errOut bytes.Buffer
 	cmd := forkCommand(t, store, srv, agent, "--from-trace", id, "--at", "2", "--live-tool", "refund_policy")
