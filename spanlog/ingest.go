@@ -140,9 +140,10 @@ func (s *Store) Ingest(td ptrace.Traces) (IngestResult, error) {
 	batch := db.NewBatch()
 	defer batch.Close()
 	type plan struct {
-		run                *ingestRun
-		stored, duplicates int
-		ended              bool
+		run        *ingestRun
+		stored     []int64 // seqs written
+		duplicates int
+		ended      bool
 	}
 	plans := make([]plan, 0, len(ids))
 	for _, id := range ids {
@@ -152,7 +153,10 @@ func (s *Store) Ingest(td ptrace.Traces) (IngestResult, error) {
 			plans = append(plans, p)
 			continue
 		}
-		if err := planIngest(db, p.run, batch, &p.stored, &p.duplicates, &p.ended, &problems); err != nil {
+		ing.mu.Lock()
+		st := ing.runs[id]
+		ing.mu.Unlock()
+		if err := planIngest(db, p.run, st, batch, &p.stored, &p.duplicates, &p.ended, &problems); err != nil {
 			return res, fmt.Errorf("ingest run %s: %w", id, err)
 		}
 		plans = append(plans, p)
@@ -169,12 +173,12 @@ func (s *Store) Ingest(td ptrace.Traces) (IngestResult, error) {
 		}
 	}
 	for _, p := range plans {
-		res.Stored += p.stored
+		res.Stored += len(p.stored)
 		res.Duplicates += p.duplicates
 		if p.ended {
 			res.Ended++
 		}
-		if err := ing.stored(p.run, int64(p.stored)); err != nil {
+		if err := ing.stored(p.run, p.stored); err != nil {
 			return res, err
 		}
 	}
@@ -202,6 +206,42 @@ type ingestState struct {
 	stored  int64   // boundaries in the slot
 	end     *RunEnd // the end record in the slot
 	touched time.Time
+	// seqs holds the seqs of the boundaries in the slot, so that a batch
+	// of new spans is checked against them without a database read per
+	// span. It is written under the run's ingest lock (ingestLocks).
+	seqs seqSet
+}
+
+// seqSet is a set of seqs: a bitmap of the seqs below seqSetMax (boundary
+// seqs are dense from 0). Seqs past that bound, or every seq once the set
+// is not trusted, are not known: the caller reads the database instead.
+type seqSet struct {
+	bits      []uint64
+	untrusted bool
+}
+
+const seqSetMax = 1 << 24
+
+// known reports whether the set can tell whether seq is in it.
+func (q *seqSet) known(seq int64) bool { return !q.untrusted && seq >= 0 && seq < seqSetMax }
+
+// has reports whether seq is in the set; only for a known seq.
+func (q *seqSet) has(seq int64) bool {
+	w := int(seq / 64)
+	return w < len(q.bits) && q.bits[w]&(1<<(uint(seq)%64)) != 0
+}
+
+// add puts seq in the set; a seq past its bound makes it untrusted.
+func (q *seqSet) add(seq int64) {
+	if !q.known(seq) {
+		q.untrusted = true
+		return
+	}
+	w := int(seq / 64)
+	if w >= len(q.bits) {
+		q.bits = append(q.bits, make([]uint64, w+1-len(q.bits))...)
+	}
+	q.bits[w] |= 1 << (uint(seq) % 64)
 }
 
 // ingester returns the store's ingester, taking a writer slot for it the
@@ -300,7 +340,15 @@ func (ing *ingester) adopt(id string, trace [16]byte) error {
 	st := &ingestState{trace: trace, touched: time.Now()}
 	src := dbSource{ing.slot.db}
 	prefix := boundaryPrefix(trace, "")
-	if err := src.each(prefix, prefixUpperBound(prefix), func([]byte, func() ([]byte, error)) bool { st.stored++; return true }); err != nil {
+	if err := src.each(prefix, prefixUpperBound(prefix), func(key []byte, _ func() ([]byte, error)) bool {
+		st.stored++
+		if seq, err := parseBoundaryKey(prefix, key); err == nil {
+			st.seqs.add(seq)
+		} else {
+			st.seqs.untrusted = true
+		}
+		return true
+	}); err != nil {
 		return fmt.Errorf("ingest run %s: %w", id, err)
 	}
 	if v, ok, err := src.get(endKey(trace)); err != nil {
@@ -394,13 +442,16 @@ func (ing *ingester) checkComplete(id string, r *ingestRun) error {
 
 // stored notes what a batch wrote for run r, and seals the run when it is
 // whole.
-func (ing *ingester) stored(r *ingestRun, n int64) error {
+func (ing *ingester) stored(r *ingestRun, seqs []int64) error {
 	if r.sealed {
 		return nil
 	}
 	ing.mu.Lock()
 	st := ing.runs[r.id]
-	st.stored += n
+	st.stored += int64(len(seqs))
+	for _, seq := range seqs {
+		st.seqs.add(seq)
+	}
 	st.touched = time.Now()
 	if r.end != nil && st.end == nil {
 		st.end = r.end
@@ -595,7 +646,7 @@ func encodeOne(scope pcommon.InstrumentationScope, schemaURL string, sp ptrace.S
 
 // planIngest fills b with what run r adds to db. Clashes with what db holds
 // are appended to problems.
-func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int, ended *bool, problems *[]string) error {
+func planIngest(db *pebble.DB, r *ingestRun, st *ingestState, b *pebble.Batch, stored *[]int64, dups *int, ended *bool, problems *[]string) error {
 	get := dbSource{db}.get
 	hdr, ok, err := get(headerKey(r.trace))
 	if err != nil {
@@ -623,6 +674,12 @@ func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int,
 	for _, seq := range seqs {
 		sp := r.spans[seq]
 		key := boundaryKey(r.trace, "", seq)
+		if st != nil && st.seqs.known(seq) && !st.seqs.has(seq) {
+			// Not in the slot: the set holds every boundary there.
+			b.Set(key, sp.data, nil)
+			*stored = append(*stored, seq)
+			continue
+		}
 		old, ok, err := get(key)
 		if err != nil {
 			return err
@@ -640,7 +697,7 @@ func planIngest(db *pebble.DB, r *ingestRun, b *pebble.Batch, stored, dups *int,
 			continue
 		}
 		b.Set(key, sp.data, nil)
-		*stored++
+		*stored = append(*stored, seq)
 	}
 	if r.end != nil {
 		if _, ok, err := get(endKey(r.trace)); err != nil {

@@ -87,12 +87,23 @@ func (s *Store) acquireSlot() (*slot, error) {
 	defer heldSlots.mu.Unlock()
 	key := slotKey(s.root)
 	if sl := heldSlots.m[key]; sl != nil {
+		if sl.refs > 0 || !sl.removed() {
+			if sl.idle != nil {
+				sl.idle.Stop()
+				sl.idle = nil
+			}
+			sl.refs++
+			return sl, nil
+		}
+		// The store was deleted (or replaced) since the slot went idle:
+		// its database is gone, and writing into it would be fatal.
+		// Nothing in it can be kept; a slot is taken anew.
 		if sl.idle != nil {
 			sl.idle.Stop()
 			sl.idle = nil
 		}
-		sl.refs++
-		return sl, nil
+		delete(heldSlots.m, key)
+		sl.close()
 	}
 	sl, err := s.takeSlot()
 	if err != nil {
@@ -101,6 +112,18 @@ func (s *Store) acquireSlot() (*slot, error) {
 	sl.refs = 1
 	heldSlots.m[key] = sl
 	return sl, nil
+}
+
+// removed reports whether the slot's lock file is no longer at its path:
+// the slot's directory (or the whole store) was removed or replaced while
+// this process kept the slot idle.
+func (sl *slot) removed() bool {
+	held, err := sl.lock.Stat()
+	if err != nil {
+		return true
+	}
+	now, err := os.Stat(filepath.Join(sl.dir, slotLockFile))
+	return err != nil || !os.SameFile(held, now)
 }
 
 // releaseSlot drops a reference taken by acquireSlot. When the last one

@@ -982,3 +982,45 @@ func TestParseTraceID(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreRemovedWhileSlotIdle records into a store, removes it while this
+// process still keeps its writer slot idle (slotGrace), and records into a
+// new store at the same path: the run goes into a slot of the new store,
+// and a log rotation (more than a memtable of data) does not find its
+// database gone.
+func TestStoreRemovedWhileSlotIdle(t *testing.T) {
+	s, dir := openStore(t)
+	writeRun(t, s, newTraceID(t), 2, true)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := spanlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := newTraceID(t)
+	w, err := s.CreateRun(spanlog.RunMeta{TraceID: id, Name: "again", Start: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 64<<10)
+	const n = 80 // 5 MB: past the slot's 4 MB memtable
+	for i := range n {
+		if _, err := w.Append(func(seq int64) ([]byte, error) { return spanBytes(id, seq, "echo", big+fmt.Sprint(i)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(spanlog.RunEnd{End: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.ReadRun(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Info.Status != spanlog.StatusComplete || len(run.Records) != n {
+		t.Fatalf("status %s (%s), %d records; want complete with %d", run.Info.Status, run.Info.Reason, len(run.Records), n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "writers", "0", "db")); err != nil {
+		t.Errorf("the new store has no writer slot: %v", err)
+	}
+}
