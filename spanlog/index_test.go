@@ -145,3 +145,34 @@ func TestIndexIsCheckedAgainstEachFile(t *testing.T) {
 		t.Errorf("after rm of the lost run: %d runs, want 2", len(runs))
 	}
 }
+
+// A run being recorded is listed by its start like the others, so that
+// the newest N include it when it is among them (and never hide it behind
+// older ended runs).
+func TestRunBeingRecordedListsByItsStart(t *testing.T) {
+	s, _ := openStore(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ended := manyRuns(t, s, 5, start) // minutes 0..4
+	live := newTraceID(t)
+	w, err := s.CreateRun(spanlog.RunMeta{TraceID: live, Name: "live", Start: start.Add(150 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	want := []string{ended[4], ended[3], live, ended[2], ended[1], ended[0]}
+	runs, err := s.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.TraceID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listing %v, want the run being recorded third, by its start: %v", got, want)
+	}
+	top := listed(t, s, 3)
+	if len(top) != 3 || top[2] != live+" "+string(spanlog.StatusRecording) {
+		t.Errorf("newest 3: %v, want the run being recorded third", top)
+	}
+}
