@@ -124,20 +124,28 @@ func (w *leafWalker) object(depth int) error {
 			return err
 		}
 		w.path = w.path[:len(w.path)-1]
-		w.skipSpace()
-		if w.pos >= len(w.doc) {
-			return errBadJSON
-		}
-		switch w.doc[w.pos] {
-		case ',':
-			w.pos++
-		case '}':
-			w.pos++
-			return nil
-		default:
-			return errBadJSON
+		if end, err := w.separator('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// separator reads what follows a member of an object or array: a comma
+// (more to come) or closer (the end, reported as end).
+func (w *leafWalker) separator(closer byte) (end bool, err error) {
+	w.skipSpace()
+	if w.pos >= len(w.doc) {
+		return false, errBadJSON
+	}
+	switch w.doc[w.pos] {
+	case ',':
+		w.pos++
+		return false, nil
+	case closer:
+		w.pos++
+		return true, nil
+	}
+	return false, errBadJSON
 }
 
 func (w *leafWalker) array(depth int) error {
@@ -155,18 +163,8 @@ func (w *leafWalker) array(depth int) error {
 			return err
 		}
 		w.path = w.path[:len(w.path)-1]
-		w.skipSpace()
-		if w.pos >= len(w.doc) {
-			return errBadJSON
-		}
-		switch w.doc[w.pos] {
-		case ',':
-			w.pos++
-		case ']':
-			w.pos++
-			return nil
-		default:
-			return errBadJSON
+		if end, err := w.separator(']'); end || err != nil {
+			return err
 		}
 	}
 }

@@ -39,17 +39,9 @@ func anthropicBlocks(raw json.RawMessage) []anthropicBlock {
 }
 
 func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	fault, id, ok := s.begin(w, r, "anthropic", body)
-	if !ok || applyStatusFault(w, "anthropic", fault) {
-		return
-	}
 	var req anthropicRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, "anthropic", http.StatusBadRequest, "request body is not JSON: "+err.Error())
+	fault, id, ok := s.accept(w, r, "anthropic", &req)
+	if !ok {
 		return
 	}
 	var conv conversation

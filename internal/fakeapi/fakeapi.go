@@ -146,6 +146,25 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
+// accept takes a request of api: it reads the body, notes the request
+// (begin), answers a queued status fault, and decodes the body into req.
+// ok is false when the request was answered already.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, api string, req any) (fault *Fault, id int, ok bool) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return nil, 0, false
+	}
+	fault, id, ok = s.begin(w, r, api, body)
+	if !ok || applyStatusFault(w, api, fault) {
+		return nil, 0, false
+	}
+	if err := json.Unmarshal(body, req); err != nil {
+		writeError(w, api, http.StatusBadRequest, "request body is not JSON: "+err.Error())
+		return nil, 0, false
+	}
+	return fault, id, true
+}
+
 // begin reads a request: it checks the key, takes the next fault and
 // notes the request. ok is false when it already answered (401).
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, api string, body []byte) (fault *Fault, id int, ok bool) {

@@ -61,17 +61,9 @@ func responsesText(raw json.RawMessage) string {
 }
 
 func (s *Server) openAIResponses(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	fault, id, ok := s.begin(w, r, "openai", body)
-	if !ok || applyStatusFault(w, "openai", fault) {
-		return
-	}
 	var req responsesRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, "openai", http.StatusBadRequest, "request body is not JSON: "+err.Error())
+	fault, id, ok := s.accept(w, r, "openai", &req)
+	if !ok {
 		return
 	}
 	var conv conversation

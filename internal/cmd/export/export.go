@@ -173,12 +173,6 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	info := run.Info
-	if opts.Fixture != "" {
-		if err := os.MkdirAll(opts.Fixture, 0o755); err != nil {
-			return fmt.Errorf("--fixture: %w", err)
-		}
-		opts.File = filepath.Join(opts.Fixture, FixtureName(info.Name, id, opts.Gzip))
-	}
 	switch info.Status {
 	case spanlog.StatusDamaged:
 		fmt.Fprintf(opts.IO.ErrOut, "agentrr: warning: run %s is damaged (%s): exporting the %d whole boundaries before the damage\n", info.TraceID, info.Reason, len(run.Records))
