@@ -117,19 +117,13 @@ func (c *canonicalizer) number() bool {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
+		i = skipDigits(s, i)
 	default:
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
-		i++
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
+		d := i + 1
+		if i = skipDigits(s, d); i == d {
 			return false
 		}
 	}
@@ -139,16 +133,22 @@ func (c *canonicalizer) number() bool {
 			i++
 		}
 		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = skipDigits(s, d); i == d {
 			return false
 		}
 	}
 	c.dst = append(c.dst, s[c.pos:i]...)
 	c.pos = i
 	return true
+}
+
+// skipDigits returns the index of the first byte from s[i] on that is not
+// a decimal digit.
+func skipDigits(s []byte, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 const lowerHex = "0123456789abcdef"
@@ -233,45 +233,63 @@ func canonicalUnicodeEscape(h []byte) bool {
 	return true
 }
 
-func (c *canonicalizer) array(depth int) bool {
+// open copies the '[' or '{' at pos and reports whether the container is
+// empty, in which case it copies the closer too.
+func (c *canonicalizer) open(closer byte) (empty bool) {
+	c.dst = append(c.dst, c.src[c.pos])
 	c.pos++
-	c.dst = append(c.dst, '[')
 	c.skipSpace()
-	if c.pos < len(c.src) && c.src[c.pos] == ']' {
+	if c.pos < len(c.src) && c.src[c.pos] == closer {
 		c.pos++
-		c.dst = append(c.dst, ']')
+		c.dst = append(c.dst, closer)
+		return true
+	}
+	return false
+}
+
+// separator reads what follows an element of an array or a member of an
+// object: a comma, which it copies (more to come), or closer, which it
+// consumes without copying (the end, reported as end); ok is false on
+// anything else.
+func (c *canonicalizer) separator(closer byte) (end, ok bool) {
+	c.skipSpace()
+	if c.pos >= len(c.src) {
+		return false, false
+	}
+	switch c.src[c.pos] {
+	case ',':
+		c.pos++
+		c.dst = append(c.dst, ',')
+		c.skipSpace()
+		return false, true
+	case closer:
+		c.pos++
+		return true, true
+	}
+	return false, false
+}
+
+func (c *canonicalizer) array(depth int) bool {
+	if c.open(']') {
 		return true
 	}
 	for {
 		if !c.value(depth + 1) {
 			return false
 		}
-		c.skipSpace()
-		if c.pos >= len(c.src) {
+		end, ok := c.separator(']')
+		if !ok {
 			return false
 		}
-		switch c.src[c.pos] {
-		case ',':
-			c.pos++
-			c.dst = append(c.dst, ',')
-			c.skipSpace()
-		case ']':
-			c.pos++
+		if end {
 			c.dst = append(c.dst, ']')
 			return true
-		default:
-			return false
 		}
 	}
 }
 
 func (c *canonicalizer) object(depth int) bool {
-	c.pos++
-	c.dst = append(c.dst, '{')
-	c.skipSpace()
-	if c.pos < len(c.src) && c.src[c.pos] == '}' {
-		c.pos++
-		c.dst = append(c.dst, '}')
+	if c.open('}') {
 		return true
 	}
 	base := len(c.members)
@@ -303,22 +321,13 @@ func (c *canonicalizer) object(depth int) bool {
 			inOrder = false
 		}
 		c.members = append(c.members, m)
-		c.skipSpace()
-		if c.pos >= len(c.src) {
+		end, ok := c.separator('}')
+		if !ok {
 			return false
 		}
-		switch c.src[c.pos] {
-		case ',':
-			c.pos++
-			c.dst = append(c.dst, ',')
-			c.skipSpace()
-			continue
-		case '}':
-			c.pos++
-		default:
-			return false
+		if end {
+			break
 		}
-		break
 	}
 	if !inOrder {
 		c.sortMembers(base, first)
