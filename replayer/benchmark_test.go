@@ -37,47 +37,41 @@ func benchRecording(b *testing.B, n int) (*replayer.Recording, benchPayload) {
 // BenchmarkSessionNext is the session alone serving one boundary of a
 // 10,000-boundary recording: match by seq, validate kind, name, signature.
 func BenchmarkSessionNext(b *testing.B) {
-	const n = 10000
-	rec, _ := benchRecording(b, n)
-	sig := rec.Records[0].Signature
-	req := rec.Records[0].Request
-	s := replayer.NewSession(rec)
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		if i == n {
-			s, i = replayer.NewSession(rec), 0
-		}
-		if _, _, err := s.Next3(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req}); err != nil {
-			b.Fatal(err)
-		}
-		s.Release("")
-		i++
-	}
+	rec, qs := benchBranchedRecording(b, 10000, 1)
+	benchServe(b, rec, qs, nil)
 }
 
 // BenchmarkSessionNextDecode is Next plus decoding the recorded 1 KB
 // response into the agent's type, as the otelrr helpers do on replay.
 func BenchmarkSessionNextDecode(b *testing.B) {
-	const n = 10000
-	rec, _ := benchRecording(b, n)
-	sig := rec.Records[0].Signature
-	req := rec.Records[0].Request
+	rec, qs := benchBranchedRecording(b, 10000, 1)
+	benchServe(b, rec, qs, func(r *boundary.Record) {
+		var out benchPayload
+		if err := json.Unmarshal(r.Response, &out); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// benchServe has a session of rec serve the queries qs in order, one per
+// iteration (starting a new session when all are served), and hands each
+// record served to use, when not nil.
+func benchServe(b *testing.B, rec *replayer.Recording, qs []replayer.Query, use func(*boundary.Record)) {
+	b.Helper()
 	s := replayer.NewSession(rec)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		if i == n {
+		if i == len(qs) {
 			s, i = replayer.NewSession(rec), 0
 		}
-		r, _, err := s.Next3(replayer.Query{Kind: boundary.KindTool, Name: "search", Signature: sig, Request: req})
+		r, _, err := s.Next3(qs[i])
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.Release("")
-		var out benchPayload
-		if err := json.Unmarshal(r.Response, &out); err != nil {
-			b.Fatal(err)
+		s.Release(qs[i].Branch)
+		if use != nil {
+			use(r)
 		}
 		i++
 	}
@@ -120,19 +114,7 @@ func BenchmarkSessionNextBranched(b *testing.B) {
 	for _, branches := range []int{1, 8} {
 		b.Run(fmt.Sprintf("branches=%d", branches), func(b *testing.B) {
 			rec, qs := benchBranchedRecording(b, n, branches)
-			s := replayer.NewSession(rec)
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				if i == n {
-					s, i = replayer.NewSession(rec), 0
-				}
-				if _, _, err := s.Next3(qs[i]); err != nil {
-					b.Fatal(err)
-				}
-				s.Release(qs[i].Branch)
-				i++
-			}
+			benchServe(b, rec, qs, nil)
 		})
 	}
 }
