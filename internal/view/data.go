@@ -79,14 +79,30 @@ type source struct {
 // cacheRuns is how many ended runs source keeps decoded.
 const cacheRuns = 8
 
+// resolve opens the store and resolves id (a full id or a unique prefix)
+// to the run's full id.
+func (s *source) resolve(id string) (store *spanlog.Store, full string, err error) {
+	store, err = s.open()
+	if err != nil {
+		return nil, "", err
+	}
+	full, err = store.Resolve(id)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, full, nil
+}
+
+// recordingInfo is the run list's line of the run full, which the
+// process rec names is recording.
+func recordingInfo(full string, rec *spanlog.RecordingError) spanlog.RunInfo {
+	return spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full, PID: rec.PID}, Status: spanlog.StatusRecording, Reason: fmt.Sprintf("pid %d", rec.PID)}
+}
+
 // run reads the run id (a full id or a unique prefix). A run being
 // recorded is an error (*spanlog.RecordingError).
 func (s *source) run(id string) (*spanlog.Run, error) {
-	store, err := s.open()
-	if err != nil {
-		return nil, err
-	}
-	full, err := store.Resolve(id)
+	store, full, err := s.resolve(id)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +149,7 @@ func (s *source) runs() (*RunsDoc, error) {
 // cannot be opened, is a document too (its status says which), so that
 // the page can show it and poll until it can be read.
 func (s *source) runDoc(id string) (*RunDoc, error) {
-	store, err := s.open()
-	if err != nil {
-		return nil, err
-	}
-	full, err := store.Resolve(id)
+	store, full, err := s.resolve(id)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +168,7 @@ func (s *source) runDoc(id string) (*RunDoc, error) {
 	var rec *spanlog.RecordingError
 	switch {
 	case errors.As(err, &rec):
-		doc.Output = &show.Output{Run: cmdutil.NewRunJSON(spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full, PID: rec.PID}, Status: spanlog.StatusRecording, Reason: fmt.Sprintf("pid %d", rec.PID)}), Boundaries: []show.Boundary{}}
+		doc.Output = &show.Output{Run: cmdutil.NewRunJSON(recordingInfo(full, rec)), Boundaries: []show.Boundary{}}
 		if info != nil {
 			doc.Output.Run = cmdutil.NewRunJSON(*info)
 		}

@@ -130,18 +130,15 @@ func parseSeq(s string) (int64, error) {
 // status is the run's line in the run list, read without decoding its
 // boundaries: what the page polls while a run is being recorded.
 func (s *source) status(id string) (*spanlog.RunInfo, error) {
-	store, err := s.open()
-	if err != nil {
-		return nil, err
-	}
-	full, err := store.Resolve(id)
+	store, full, err := s.resolve(id)
 	if err != nil {
 		return nil, err
 	}
 	info, err := store.Info(full)
 	var rec *spanlog.RecordingError
 	if errors.As(err, &rec) {
-		return &spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full, PID: rec.PID}, Status: spanlog.StatusRecording, Reason: fmt.Sprintf("pid %d", rec.PID)}, nil
+		info = recordingInfo(full, rec)
+		return &info, nil
 	}
 	if err != nil {
 		return &spanlog.RunInfo{RunMeta: spanlog.RunMeta{TraceID: full}, Status: spanlog.StatusDamaged, Reason: err.Error()}, nil
