@@ -92,7 +92,7 @@ func (r *Result) anthropicUsage(u *anUsage) {
 func (r *Result) anthropicMessage(msg *anMessage) {
 	r.id, r.model = msg.ID, msg.Model
 	r.anthropicUsage(msg.Usage)
-	out := message{Role: cmp.Or(msg.Role, "assistant"), Parts: anthropicParts(msg.Content), FinishReason: semconvFinishReason(msg.StopReason)}
+	out := Message{Role: cmp.Or(msg.Role, "assistant"), Parts: anthropicParts(msg.Content), FinishReason: semconvFinishReason(msg.StopReason)}
 	for _, b := range msg.Content {
 		if b.Type == "tool_use" {
 			r.toolCalls = append(r.toolCalls, toolCall{ID: b.ID, Name: b.Name, Arguments: string(b.Input)})
@@ -101,7 +101,7 @@ func (r *Result) anthropicMessage(msg *anMessage) {
 	if msg.StopReason != "" {
 		r.finishReasons = []string{msg.StopReason}
 	}
-	r.messages = []message{out}
+	r.messages = []Message{out}
 }
 
 // anthropicStream accumulates message stream events as the SDK's
@@ -176,20 +176,20 @@ func (r *Result) anthropicStream(events []sse.Event) {
 	r.anthropicMessage(&msg)
 }
 
-func anthropicParts(blocks []anBlock) []part {
-	parts := []part{}
+func anthropicParts(blocks []anBlock) []Part {
+	parts := []Part{}
 	for _, b := range blocks {
 		switch b.Type {
 		case "text":
-			parts = append(parts, part{Type: "text", Content: b.Text})
+			parts = append(parts, Part{Type: "text", Content: b.Text})
 		case "thinking":
-			parts = append(parts, part{Type: "reasoning", Content: b.Thinking})
+			parts = append(parts, Part{Type: "reasoning", Content: b.Thinking})
 		case "tool_use":
-			parts = append(parts, part{Type: "tool_call", ID: b.ID, Name: b.Name, Arguments: jsonOrString(string(b.Input))})
+			parts = append(parts, Part{Type: "tool_call", ID: b.ID, Name: b.Name, Arguments: jsonOrString(string(b.Input))})
 		case "tool_result":
-			parts = append(parts, part{Type: "tool_call_response", ID: b.ToolUseID, Response: anthropicResultText(b.Content)})
+			parts = append(parts, Part{Type: "tool_call_response", ID: b.ToolUseID, Response: anthropicResultText(b.Content)})
 		default:
-			parts = append(parts, part{Type: b.Type})
+			parts = append(parts, Part{Type: b.Type})
 		}
 	}
 	return parts
@@ -213,7 +213,7 @@ func anthropicResultText(raw json.RawMessage) any {
 	return nil
 }
 
-func anthropicInput(raw json.RawMessage) []message {
+func anthropicInput(raw json.RawMessage) []Message {
 	var msgs []struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
@@ -221,11 +221,11 @@ func anthropicInput(raw json.RawMessage) []message {
 	if json.Unmarshal(raw, &msgs) != nil {
 		return nil
 	}
-	out := make([]message, 0, len(msgs))
+	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
 		var s string
 		if json.Unmarshal(m.Content, &s) == nil {
-			out = append(out, message{Role: m.Role, Parts: []part{{Type: "text", Content: s}}})
+			out = append(out, Message{Role: m.Role, Parts: []Part{{Type: "text", Content: s}}})
 			continue
 		}
 		var blocks []anBlock
@@ -234,7 +234,7 @@ func anthropicInput(raw json.RawMessage) []message {
 		if len(blocks) > 0 && allToolResults(blocks) {
 			role = "tool"
 		}
-		out = append(out, message{Role: role, Parts: anthropicParts(blocks)})
+		out = append(out, Message{Role: role, Parts: anthropicParts(blocks)})
 	}
 	return out
 }
@@ -248,19 +248,19 @@ func allToolResults(blocks []anBlock) bool {
 	return true
 }
 
-func anthropicSystem(raw json.RawMessage) []part {
+func anthropicSystem(raw json.RawMessage) []Part {
 	var s string
 	if json.Unmarshal(raw, &s) == nil && s != "" {
-		return []part{{Type: "text", Content: s}}
+		return []Part{{Type: "text", Content: s}}
 	}
 	var blocks []anBlock
 	if json.Unmarshal(raw, &blocks) != nil {
 		return nil
 	}
-	var parts []part
+	var parts []Part
 	for _, b := range blocks {
 		if b.Type == "text" {
-			parts = append(parts, part{Type: "text", Content: b.Text})
+			parts = append(parts, Part{Type: "text", Content: b.Text})
 		}
 	}
 	return parts

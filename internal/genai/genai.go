@@ -148,7 +148,7 @@ type Result struct {
 	input, output *int64
 	cacheRead     *int64
 	cacheCreation *int64
-	messages      []message
+	messages      []Message
 	toolCalls     []toolCall
 }
 

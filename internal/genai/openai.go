@@ -10,28 +10,28 @@ import (
 
 // contentParts converts OpenAI message content: a string, or an array of
 // typed parts of which the text ones carry their text.
-func contentParts(raw json.RawMessage) []part {
+func contentParts(raw json.RawMessage) []Part {
 	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return []part{}
+		return []Part{}
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return []part{{Type: "text", Content: s}}
+		return []Part{{Type: "text", Content: s}}
 	}
 	var items []struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
 	if json.Unmarshal(raw, &items) != nil {
-		return []part{}
+		return []Part{}
 	}
-	parts := make([]part, 0, len(items))
+	parts := make([]Part, 0, len(items))
 	for _, it := range items {
 		switch it.Type {
 		case "text", "input_text", "output_text":
-			parts = append(parts, part{Type: "text", Content: it.Text})
+			parts = append(parts, Part{Type: "text", Content: it.Text})
 		default:
-			parts = append(parts, part{Type: it.Type})
+			parts = append(parts, Part{Type: it.Type})
 		}
 	}
 	return parts

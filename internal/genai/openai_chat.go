@@ -176,14 +176,14 @@ func (r *Result) openAIChatStream(events []sse.Event) {
 	sort.Ints(order)
 	for _, i := range order {
 		a := choices[i]
-		msg := message{Role: cmp.Or(a.role, "assistant"), Parts: []part{}, FinishReason: semconvFinishReason(a.finish)}
+		msg := Message{Role: cmp.Or(a.role, "assistant"), Parts: []Part{}, FinishReason: semconvFinishReason(a.finish)}
 		if a.content.Len() > 0 {
-			msg.Parts = append(msg.Parts, part{Type: "text", Content: a.content.String()})
+			msg.Parts = append(msg.Parts, Part{Type: "text", Content: a.content.String()})
 		}
 		sort.Ints(a.order)
 		for _, j := range a.order {
 			tc := *a.calls[j]
-			msg.Parts = append(msg.Parts, part{Type: "tool_call", ID: tc.ID, Name: tc.Name, Arguments: jsonOrString(tc.Arguments)})
+			msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: tc.ID, Name: tc.Name, Arguments: jsonOrString(tc.Arguments)})
 			r.toolCalls = append(r.toolCalls, tc)
 		}
 		r.messages = append(r.messages, msg)
@@ -194,28 +194,28 @@ func (r *Result) openAIChatStream(events []sse.Event) {
 }
 
 // openAIChatMessage converts one Chat Completions message.
-func openAIChatMessage(m oaMessage) message {
-	msg := message{Role: m.Role, Parts: []part{}}
+func openAIChatMessage(m oaMessage) Message {
+	msg := Message{Role: m.Role, Parts: []Part{}}
 	if m.Role == "tool" {
-		msg.Parts = append(msg.Parts, part{Type: "tool_call_response", ID: m.ToolCallID, Response: textOf(m.Content)})
+		msg.Parts = append(msg.Parts, Part{Type: "tool_call_response", ID: m.ToolCallID, Response: textOf(m.Content)})
 		return msg
 	}
 	msg.Parts = append(msg.Parts, contentParts(m.Content)...)
 	if m.Refusal != "" {
-		msg.Parts = append(msg.Parts, part{Type: "refusal", Content: m.Refusal})
+		msg.Parts = append(msg.Parts, Part{Type: "refusal", Content: m.Refusal})
 	}
 	for _, tc := range m.ToolCalls {
-		msg.Parts = append(msg.Parts, part{Type: "tool_call", ID: tc.ID, Name: tc.Function.Name, Arguments: jsonOrString(tc.Function.Arguments)})
+		msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: tc.ID, Name: tc.Function.Name, Arguments: jsonOrString(tc.Function.Arguments)})
 	}
 	return msg
 }
 
-func openAIChatInput(raw json.RawMessage) []message {
+func openAIChatInput(raw json.RawMessage) []Message {
 	var msgs []oaMessage
 	if json.Unmarshal(raw, &msgs) != nil {
 		return nil
 	}
-	out := make([]message, 0, len(msgs))
+	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, openAIChatMessage(m))
 	}

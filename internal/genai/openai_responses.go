@@ -42,7 +42,7 @@ func openAIResponsesRequest(f *fields) {
 	f.integer("max_output_tokens", boundary.GenAIRequestMaxTokens)
 	var instructions string
 	if json.Unmarshal(f.m["instructions"], &instructions) == nil && instructions != "" {
-		f.attrs = appendJSON(f.attrs, boundary.GenAISystemInstructions, []part{{Type: "text", Content: instructions}})
+		f.attrs = appendJSON(f.attrs, boundary.GenAISystemInstructions, []Part{{Type: "text", Content: instructions}})
 	}
 	f.attrs = appendJSON(f.attrs, boundary.GenAIInputMessages, openAIResponsesInput(f.m["input"]))
 }
@@ -77,23 +77,23 @@ func (r *Result) openAIResponses(body []byte, stream bool) {
 			r.cacheRead = u.InputTokensDetails.CachedTokens
 		}
 	}
-	msg := message{Role: "assistant", Parts: []part{}}
+	msg := Message{Role: "assistant", Parts: []Part{}}
 	for _, o := range resp.Output {
 		switch o.Type {
 		case "message":
 			for _, c := range o.Content {
 				switch c.Type {
 				case "output_text":
-					msg.Parts = append(msg.Parts, part{Type: "text", Content: c.Text})
+					msg.Parts = append(msg.Parts, Part{Type: "text", Content: c.Text})
 				case "refusal":
-					msg.Parts = append(msg.Parts, part{Type: "refusal", Content: c.Text})
+					msg.Parts = append(msg.Parts, Part{Type: "refusal", Content: c.Text})
 				}
 			}
 		case "function_call":
-			msg.Parts = append(msg.Parts, part{Type: "tool_call", ID: o.CallID, Name: o.Name, Arguments: jsonOrString(o.Arguments)})
+			msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: o.CallID, Name: o.Name, Arguments: jsonOrString(o.Arguments)})
 			r.toolCalls = append(r.toolCalls, toolCall{ID: o.CallID, Name: o.Name, Arguments: o.Arguments})
 		default:
-			msg.Parts = append(msg.Parts, part{Type: o.Type})
+			msg.Parts = append(msg.Parts, Part{Type: o.Type})
 		}
 	}
 	finish := resp.Status
@@ -107,13 +107,13 @@ func (r *Result) openAIResponses(body []byte, stream bool) {
 	if len(r.toolCalls) > 0 && finish == "completed" {
 		msg.FinishReason = "tool_call"
 	}
-	r.messages = []message{msg}
+	r.messages = []Message{msg}
 }
 
-func openAIResponsesInput(raw json.RawMessage) []message {
+func openAIResponsesInput(raw json.RawMessage) []Message {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return []message{{Role: "user", Parts: []part{{Type: "text", Content: s}}}}
+		return []Message{{Role: "user", Parts: []Part{{Type: "text", Content: s}}}}
 	}
 	var items []struct {
 		Type      string          `json:"type"`
@@ -127,17 +127,17 @@ func openAIResponsesInput(raw json.RawMessage) []message {
 	if json.Unmarshal(raw, &items) != nil {
 		return nil
 	}
-	var out []message
+	var out []Message
 	for _, it := range items {
 		switch {
 		case it.Type == "function_call":
-			out = append(out, message{Role: "assistant", Parts: []part{{Type: "tool_call", ID: it.CallID, Name: it.Name, Arguments: jsonOrString(it.Arguments)}}})
+			out = append(out, Message{Role: "assistant", Parts: []Part{{Type: "tool_call", ID: it.CallID, Name: it.Name, Arguments: jsonOrString(it.Arguments)}}})
 		case it.Type == "function_call_output":
-			out = append(out, message{Role: "tool", Parts: []part{{Type: "tool_call_response", ID: it.CallID, Response: textOf(it.Output)}}})
+			out = append(out, Message{Role: "tool", Parts: []Part{{Type: "tool_call_response", ID: it.CallID, Response: textOf(it.Output)}}})
 		case it.Role != "":
-			out = append(out, message{Role: it.Role, Parts: contentParts(it.Content)})
+			out = append(out, Message{Role: it.Role, Parts: contentParts(it.Content)})
 		default:
-			out = append(out, message{Role: "user", Parts: []part{{Type: it.Type}}})
+			out = append(out, Message{Role: "user", Parts: []Part{{Type: it.Type}}})
 		}
 	}
 	return out

@@ -8,9 +8,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// part is one part of a GenAI semantic-convention message (the JSON
-// schemas of gen_ai.input.messages and gen_ai.output.messages).
-type part struct {
+// Part is one part of a GenAI semantic-convention message (the JSON
+// schemas of gen_ai.input.messages and gen_ai.output.messages): "text"
+// (Content), "tool_call" (ID, Name, Arguments), "tool_call_response" (ID,
+// Response), or another type with its content as it was.
+type Part struct {
 	Type      string `json:"type"`
 	Content   any    `json:"content,omitempty"`
 	ID        string `json:"id,omitempty"`
@@ -19,10 +21,10 @@ type part struct {
 	Response  any    `json:"response,omitempty"`
 }
 
-// message is one GenAI semantic-convention message.
-type message struct {
+// Message is one GenAI semantic-convention message.
+type Message struct {
 	Role         string `json:"role"`
-	Parts        []part `json:"parts"`
+	Parts        []Part `json:"parts"`
 	FinishReason string `json:"finish_reason,omitempty"`
 }
 

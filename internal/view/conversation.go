@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/genai"
 )
 
 // Conversation is an LLM call read as messages: what the model was sent
@@ -21,25 +22,12 @@ type Conversation struct {
 	Output []Message `json:"output"`
 }
 
-// Message is one message of a conversation, in the shape of the GenAI
-// semantic conventions' messages.
-type Message struct {
-	Role         string `json:"role"`
-	Parts        []Part `json:"parts"`
-	FinishReason string `json:"finish_reason,omitempty"`
-}
+// Message is one message of a conversation: a GenAI semantic-convention
+// message, as the HTTP transport writes it into the gen_ai attributes.
+type Message = genai.Message
 
-// Part is one part of a message: "text" (Content), "tool_call" (ID, Name,
-// Arguments), "tool_call_response" (ID, Response), or another type with
-// its content as it was.
-type Part struct {
-	Type      string `json:"type"`
-	Content   any    `json:"content,omitempty"`
-	ID        string `json:"id,omitempty"`
-	Name      string `json:"name,omitempty"`
-	Arguments any    `json:"arguments,omitempty"`
-	Response  any    `json:"response,omitempty"`
-}
+// Part is one part of a message (see genai.Part).
+type Part = genai.Part
 
 // ConversationOf reads r as a conversation; nil when r is not an LLM call
 // or neither its attributes nor its payloads read as one.
