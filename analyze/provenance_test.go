@@ -95,13 +95,20 @@ func only(t *testing.T, p *Provenance) StringProvenance {
 	return p.Strings[0]
 }
 
-func TestWhyFindsAToolResultInTheNextPrompt(t *testing.T) {
-	recs := conversationRun(t)
-	s := only(t, why(t, recs, 2, "messages[2].content"))
+// onlyFragment returns the one fragment found in s, failing t unless there
+// is exactly one.
+func onlyFragment(t *testing.T, s StringProvenance) Fragment {
+	t.Helper()
 	if len(s.Fragments) != 1 {
 		t.Fatalf("fragments = %+v, want one", s.Fragments)
 	}
-	f := s.Fragments[0]
+	return s.Fragments[0]
+}
+
+func TestWhyFindsAToolResultInTheNextPrompt(t *testing.T) {
+	recs := conversationRun(t)
+	s := only(t, why(t, recs, 2, "messages[2].content"))
+	f := onlyFragment(t, s)
 	prefix := len("the tool says: ")
 	if f.Start != prefix || f.End != prefix+len(toolResult) || f.Whole {
 		t.Errorf("fragment %d-%d (whole %v), want %d-%d of the string", f.Start, f.End, f.Whole, prefix, prefix+len(toolResult))
@@ -121,10 +128,7 @@ func TestWhyFindsAToolResultInTheNextPrompt(t *testing.T) {
 func TestWhyShowsTheChainThroughEarlierRequests(t *testing.T) {
 	recs := conversationRun(t)
 	s := only(t, why(t, recs, 3, "messages[2].content"))
-	if len(s.Fragments) != 1 {
-		t.Fatalf("fragments = %+v", s.Fragments)
-	}
-	f := s.Fragments[0]
+	f := onlyFragment(t, s)
 	if f.Sources[0].Seq != 1 {
 		t.Errorf("source seq %d, want 1 (the tool)", f.Sources[0].Seq)
 	}
@@ -156,10 +160,7 @@ func TestWhyDoesNotCreditAnEcho(t *testing.T) {
 	b.add(t, boundary.KindLLM, "gpt", chat{"gpt", []msg{{"user", notes}}}, "ok", "")
 	b.recs[2].Response = canonical(t, map[string]string{"text": "You asked: " + question + " The tool found: " + toolResult})
 	s := only(t, why(t, b.recs, 3, "messages[0].content"))
-	if len(s.Fragments) != 1 {
-		t.Fatalf("fragments = %+v, want the tool result alone", s.Fragments)
-	}
-	f := s.Fragments[0]
+	f := onlyFragment(t, s)
 	if f.Text != " "+toolResult && f.Text != toolResult {
 		t.Errorf("fragment %q, want the tool result", f.Text)
 	}
@@ -221,11 +222,8 @@ func TestWhyFindsShortValuesOnlyWhole(t *testing.T) {
 	// "A-1001" is six characters: it counts where a whole value equals it,
 	// here inside the tool call's arguments (a string holding JSON).
 	s := only(t, why(t, recs, 1, "order_id"))
-	if len(s.Fragments) != 1 {
-		t.Fatalf("fragments = %+v", s.Fragments)
-	}
 	want := Place{Seq: 0, Index: 0, Kind: boundary.KindLLM, Name: "gpt", Part: PartResponse, Path: "tool_call.arguments", Decoded: "order_id", Whole: true}
-	if got := s.Fragments[0].Sources; len(got) != 1 || got[0] != want {
+	if got := onlyFragment(t, s).Sources; len(got) != 1 || got[0] != want {
 		t.Errorf("sources = %+v, want [%+v]", got, want)
 	}
 	// "thanks" is in no response as a whole value.
@@ -260,10 +258,7 @@ func TestWhyMatchesAreMaximalAndWholeCharacters(t *testing.T) {
 	b.add(t, boundary.KindTool, "t", "q", "xx — ünïcödé text shared here — yy", "")
 	b.add(t, boundary.KindLLM, "gpt", "zz — ünïcödé text shared here — ww", "ok", "")
 	s := only(t, why(t, b.recs, 1, ""))
-	if len(s.Fragments) != 1 {
-		t.Fatalf("fragments = %+v", s.Fragments)
-	}
-	if f := s.Fragments[0]; f.Text != " — ünïcödé text shared here — " || f.Start != 2 || f.Length != len([]rune(f.Text)) {
+	if f := onlyFragment(t, s); f.Text != " — ünïcödé text shared here — " || f.Start != 2 || f.Length != len([]rune(f.Text)) {
 		t.Errorf("fragment %q at %d (%d characters), want the maximal shared run at 2", f.Text, f.Start, f.Length)
 	}
 }

@@ -151,12 +151,8 @@ func TestRepeatOfAKilledRun(t *testing.T) {
 
 func TestRepeatsTable(t *testing.T) {
 	r := CompareRepeats(refundRun("o", `{"amount":10}`), repeatRuns())
-	var b bytes.Buffer
-	if err := r.WriteTable(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{
+	out := writeTable(t, r)
+	wantInTable(t, out,
 		"fork of 0123456789abcdef0123456789abcdef at seq 2 (llm gpt), 6 runs\n",
 		"RUN  TRACE ID  FROM ORIGINAL",
 		"\n1    11111111  -  ",
@@ -166,17 +162,13 @@ func TestRepeatsTable(t *testing.T) {
 		"refused:",
 		"agent error",
 		"\n3 of 6 runs no longer call `issue_refund`\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	for line := range strings.Lines(out) {
 		if w := twwidth.Width(strings.TrimSuffix(line, "\n")); w > TableWidth {
 			t.Errorf("line of %d columns: %q", w, line)
 		}
 	}
-	b.Reset()
+	var b bytes.Buffer
 	if err := r.WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}

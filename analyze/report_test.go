@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -47,13 +48,26 @@ func divergedReport() *Report {
 	}
 }
 
-func writeTable(t *testing.T, r *Report) string {
+// tableWriter is what writes a table for people: a Report, Repeats.
+type tableWriter interface{ WriteTable(io.Writer) error }
+
+func writeTable(t *testing.T, r tableWriter) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := r.WriteTable(&buf); err != nil {
 		t.Fatalf("WriteTable: %v", err)
 	}
 	return buf.String()
+}
+
+// wantInTable fails t for each of wants that the table out does not hold.
+func wantInTable(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func TestWriteTableDiverged(t *testing.T) {
