@@ -18,9 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
-	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -504,15 +501,10 @@ func (s *Store) Import(b *Bundle) (ImportResult, error) {
 	}
 	path := s.sealedPath(id)
 	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	f, err := storeFS.Create(tmp, vfs.WriteCategoryUnspecified)
+	w, err := createSealed(tmp)
 	if err != nil {
 		return res, fmt.Errorf("import run %s: %w", id, err)
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
-		TableFormat: pebbleFormat.MaxTableFormat(),
-		Compression: sstable.SnappyCompression,
-		BlockSize:   sealBlockSize,
-	})
 	for _, k := range b.kv.keys {
 		if err := w.Set([]byte(k), b.kv.m[k]); err != nil {
 			w.Close()

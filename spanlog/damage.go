@@ -148,7 +148,11 @@ func hasRunData(dbDir string) bool {
 // database with an OPTIONS file and no log and no data file had its log
 // deleted. (A run whose recorder died before the header was synced still
 // has its, empty, log.)
-func walMissing(dbDir string) bool {
+func walMissing(dbDir string) bool { return optionsWithout(dbDir, ".log", ".sst") }
+
+// optionsWithout reports whether the database directory dbDir holds an
+// OPTIONS file and no file whose name ends in one of suffixes.
+func optionsWithout(dbDir string, suffixes ...string) bool {
 	entries, err := os.ReadDir(dbDir)
 	if err != nil {
 		return false
@@ -156,10 +160,12 @@ func walMissing(dbDir string) bool {
 	options := false
 	for _, e := range entries {
 		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, ".log"), strings.HasSuffix(name, ".sst"):
-			return false
-		case strings.HasPrefix(name, "OPTIONS-"):
+		for _, suffix := range suffixes {
+			if strings.HasSuffix(name, suffix) {
+				return false
+			}
+		}
+		if strings.HasPrefix(name, "OPTIONS-") {
 			options = true
 		}
 	}
@@ -191,20 +197,4 @@ func readFailure(what string, err error) string {
 // slotWALMissing reports whether a writer slot's database has lost its
 // write-ahead log: an open slot database always has one (its spares are
 // *.wal, not logs), so a slot with an OPTIONS file and no *.log lost it.
-func slotWALMissing(dbDir string) bool {
-	entries, err := os.ReadDir(dbDir)
-	if err != nil {
-		return false
-	}
-	options := false
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, ".log"):
-			return false
-		case strings.HasPrefix(name, "OPTIONS-"):
-			options = true
-		}
-	}
-	return options
-}
+func slotWALMissing(dbDir string) bool { return optionsWithout(dbDir, ".log") }

@@ -163,15 +163,10 @@ func (sl *slot) writeSealed(trace [16]byte, end *RunEnd, path string) (RunInfo, 
 	}
 
 	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := storeFS.Create(tmp, vfs.WriteCategoryUnspecified)
+	w, err := createSealed(tmp)
 	if err != nil {
 		return info, fmt.Errorf("seal run %s: %w", id, err)
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
-		TableFormat: pebbleFormat.MaxTableFormat(),
-		Compression: sstable.SnappyCompression,
-		BlockSize:   sealBlockSize,
-	})
 	fail := func(err error) (RunInfo, error) {
 		w.Close()
 		os.Remove(tmp)
@@ -273,17 +268,23 @@ type sealer struct {
 
 func newSealer(path string, hdr []byte) *sealer {
 	z := &sealer{tmp: path + ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36), hdr: hdr}
-	f, err := storeFS.Create(z.tmp, vfs.WriteCategoryUnspecified)
+	z.w, z.err = createSealed(z.tmp)
+	return z
+}
+
+// createSealed creates the file path and returns a writer of a sealed run
+// file on it, with the table format, compression and block size of every
+// sealed file.
+func createSealed(path string) (*sstable.Writer, error) {
+	f, err := storeFS.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		z.err = err
-		return z
+		return nil, err
 	}
-	z.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
+	return sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
 		TableFormat: pebbleFormat.MaxTableFormat(),
 		Compression: sstable.SnappyCompression,
 		BlockSize:   sealBlockSize,
-	})
-	return z
+	}), nil
 }
 
 // add adds boundary key (of seq n, the next) with value val.

@@ -533,8 +533,17 @@ func TestRecordingChild(t *testing.T) {
 // exits without closing it, as a killed recorder does, and returns its id.
 func killedRun(t *testing.T, dir string) string {
 	t.Helper()
+	return childRun(t, dir, "SPANLOG_TEST_KILL=1")
+}
+
+// childRun records a run of three boundaries in the store dir in a child
+// process (TestRecordingChild) whose environment also has mode set, which
+// says how the child leaves the run, and returns the run's id once the
+// child has exited.
+func childRun(t *testing.T, dir, mode string) string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRecordingChild$", "-test.timeout=60s")
-	cmd.Env = append(os.Environ(), "SPANLOG_TEST_CHILD=1", "SPANLOG_TEST_KILL=1", "SPANLOG_TEST_STORE="+dir)
+	cmd.Env = append(os.Environ(), "SPANLOG_TEST_CHILD=1", mode, "SPANLOG_TEST_STORE="+dir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -556,15 +565,7 @@ func TestRemovedRunStaysRemoved(t *testing.T) {
 	s, dir := openStore(t)
 	var ids []string
 	for range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRecordingChild$", "-test.timeout=60s")
-		cmd.Env = append(os.Environ(), "SPANLOG_TEST_CHILD=1", "SPANLOG_TEST_FINISH_EXIT=1", "SPANLOG_TEST_STORE="+dir)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("child: %v", err)
-		}
-		id, _, _ := strings.Cut(strings.TrimPrefix(string(out), "trace: "), "\n")
-		ids = append(ids, id)
+		ids = append(ids, childRun(t, dir, "SPANLOG_TEST_FINISH_EXIT=1"))
 	}
 	for _, id := range ids {
 		if err := s.Remove(id); err != nil {
@@ -765,22 +766,33 @@ func boundaryKey(t *testing.T, id string, seq int64) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(seq))
 }
 
+// editedRun writes a complete run of n boundaries into a new store, hands
+// the run's sealed file to edit, writes the file back and returns the store
+// and the run's id.
+func editedRun(t *testing.T, n int, edit func(db *sealedFile, id string)) (*spanlog.Store, string) {
+	t.Helper()
+	s, dir := openStore(t)
+	id := newTraceID(t)
+	writeRun(t, s, id, n, true)
+	db := rawDB(t, dir, id)
+	edit(db, id)
+	db.Close()
+	return s, id
+}
+
 func TestDamageDetection(t *testing.T) {
 	t.Run("hole", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 5, true)
-		db := rawDB(t, dir, id)
-		key := boundaryKey(t, id, 2)
-		if _, closer, err := db.Get(key); err != nil {
-			t.Fatalf("documented key layout: seq 2 not found: %v", err)
-		} else {
-			closer.Close()
-		}
-		if err := db.Delete(key, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		s, id := editedRun(t, 5, func(db *sealedFile, id string) {
+			key := boundaryKey(t, id, 2)
+			if _, closer, err := db.Get(key); err != nil {
+				t.Fatalf("documented key layout: seq 2 not found: %v", err)
+			} else {
+				closer.Close()
+			}
+			if err := db.Delete(key, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		})
 
 		run, err := s.ReadRun(id)
 		if err != nil {
@@ -798,35 +810,32 @@ func TestDamageDetection(t *testing.T) {
 	})
 
 	t.Run("altered response", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 5, true)
-		db := rawDB(t, dir, id)
-		key := boundaryKey(t, id, 3)
-		val, closer, err := db.Get(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(slices.Clone(val))
-		closer.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		attrs := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
-		old, _ := attrs.Get(boundary.AttrResponse)
-		altered := strings.Replace(old.Str(), "p3", "p9", 1) // same length
-		if altered == old.Str() {
-			t.Fatalf("response %q not altered", old.Str())
-		}
-		attrs.PutStr(boundary.AttrResponse, altered)
-		b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Set(key, b, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		s, id := editedRun(t, 5, func(db *sealedFile, id string) {
+			key := boundaryKey(t, id, 3)
+			val, closer, err := db.Get(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(slices.Clone(val))
+			closer.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			attrs := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
+			old, _ := attrs.Get(boundary.AttrResponse)
+			altered := strings.Replace(old.Str(), "p3", "p9", 1) // same length
+			if altered == old.Str() {
+				t.Fatalf("response %q not altered", old.Str())
+			}
+			attrs.PutStr(boundary.AttrResponse, altered)
+			b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Set(key, b, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		})
 
 		run, err := s.ReadRun(id)
 		if err != nil {
@@ -840,73 +849,51 @@ func TestDamageDetection(t *testing.T) {
 		}
 	})
 
-	t.Run("span that does not decode", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 3, true)
-		db := rawDB(t, dir, id)
-		if err := db.Set(boundaryKey(t, id, 1), []byte("\xff\xffnot a span"), pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		run, err := s.ReadRun(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.Info.Status != spanlog.StatusDamaged || !strings.Contains(run.Info.Reason, "seq 1") {
-			t.Errorf("status %s (%s), want damaged at seq 1", run.Info.Status, run.Info.Reason)
-		}
-	})
-
-	t.Run("span stored under the wrong seq", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 3, true)
-		db := rawDB(t, dir, id)
-		b, err := spanBytes(id, 0, "echo", "p1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Set(boundaryKey(t, id, 1), b, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		run, err := s.ReadRun(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.Info.Status != spanlog.StatusDamaged || !strings.Contains(run.Info.Reason, "says seq 0") {
-			t.Errorf("status %s (%s), want damaged (span says seq 0)", run.Info.Status, run.Info.Reason)
-		}
-	})
-
-	t.Run("lost tail of an ended run", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 4, true)
-		db := rawDB(t, dir, id)
-		if err := db.Delete(boundaryKey(t, id, 3), pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		run, err := s.ReadRun(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.Info.Status != spanlog.StatusDamaged || !strings.Contains(run.Info.Reason, "4 boundaries, 3 stored") {
-			t.Errorf("status %s (%s), want damaged (end says 4, 3 stored)", run.Info.Status, run.Info.Reason)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		n    int // boundaries in the run
+		edit func(t *testing.T, db *sealedFile, id string)
+		// reason is what the damage reason must name.
+		reason string
+	}{
+		{"span that does not decode", 3, func(t *testing.T, db *sealedFile, id string) {
+			if err := db.Set(boundaryKey(t, id, 1), []byte("\xff\xffnot a span"), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "seq 1"},
+		{"span stored under the wrong seq", 3, func(t *testing.T, db *sealedFile, id string) {
+			b, err := spanBytes(id, 0, "echo", "p1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Set(boundaryKey(t, id, 1), b, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "says seq 0"},
+		{"lost tail of an ended run", 4, func(t *testing.T, db *sealedFile, id string) {
+			if err := db.Delete(boundaryKey(t, id, 3), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "4 boundaries, 3 stored"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, id := editedRun(t, tc.n, func(db *sealedFile, id string) { tc.edit(t, db, id) })
+			run, err := s.ReadRun(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Info.Status != spanlog.StatusDamaged || !strings.Contains(run.Info.Reason, tc.reason) {
+				t.Errorf("status %s (%s), want damaged naming %q", run.Info.Status, run.Info.Reason, tc.reason)
+			}
+		})
+	}
 
 	t.Run("future run format", func(t *testing.T) {
-		s, dir := openStore(t)
-		id := newTraceID(t)
-		writeRun(t, s, id, 1, true)
-		db := rawDB(t, dir, id)
-		if err := db.Set([]byte{'v'}, []byte{99}, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		s, id := editedRun(t, 1, func(db *sealedFile, _ string) {
+			if err := db.Set([]byte{'v'}, []byte{99}, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		})
 		if _, err := s.ReadRun(id); !errors.Is(err, spanlog.ErrFutureFormat) {
 			t.Errorf("run format 99: %v, want ErrFutureFormat", err)
 		}
