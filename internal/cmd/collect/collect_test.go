@@ -61,11 +61,7 @@ func traces(trace byte) ptrace.Traces {
 
 func newServer(t *testing.T, maxBytes int64) (*httptest.Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, store := cmdtest.EmptyStore(t)
 	srv := httptest.NewServer(collect.NewReceiver(store, maxBytes, nil))
 	t.Cleanup(srv.Close)
 	return srv, dir
