@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,41 +17,23 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // otlpRecording records a run of the agent process and returns it as OTLP
 // JSON, as a backend would hold it, with spoil applied to its spans.
 func otlpRecording(t *testing.T, spoil func(ptrace.SpanSlice)) (id string, js []byte) {
 	t.Helper()
-	store := filepath.Join(t.TempDir(), "store")
-	argv := agentproc.Command(agentproc.OK)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("recording agent: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no run_id in %s", out)
-	}
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.ReadRun(string(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, id := agentproc.Record(t)
+	run := cmdtest.ReadRun(t, store, id)
 	td := exporter.RunTraces(run.Info, run.Records)
 	if spoil != nil {
 		spoil(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans())
 	}
-	if js, err = (&ptrace.JSONMarshaler{}).MarshalTraces(td); err != nil {
+	js, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return string(m[1]), js
+	return id, js
 }
 
 func otlpReplay(t *testing.T, opts *replay.Options) (stdout, stderr string, err error) {
