@@ -19,11 +19,7 @@ func rm(t *testing.T, dir string, ids ...string) (stdout, stderr string, err err
 
 func ids(t *testing.T, dir string) []string {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := store.TraceIDs()
+	got, err := cmdtest.OpenExisting(t, dir).TraceIDs()
 	if err != nil {
 		t.Fatal(err)
 	}

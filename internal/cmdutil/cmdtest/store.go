@@ -61,15 +61,21 @@ func AddRecording(t testing.TB, s *spanlog.Store, meta spanlog.RunMeta, bs []Bou
 	return meta.TraceID
 }
 
-// Runs lists the runs of the existing store at dir, failing t if it
-// cannot.
-func Runs(t testing.TB, dir string) []spanlog.RunInfo {
+// OpenExisting opens the existing store at dir, failing t if it cannot.
+func OpenExisting(t testing.TB, dir string) *spanlog.Store {
 	t.Helper()
 	s, err := spanlog.OpenExisting(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := s.Runs()
+	return s
+}
+
+// Runs lists the runs of the existing store at dir, failing t if it
+// cannot.
+func Runs(t testing.TB, dir string) []spanlog.RunInfo {
+	t.Helper()
+	runs, err := OpenExisting(t, dir).Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +86,7 @@ func Runs(t testing.TB, dir string) []spanlog.RunInfo {
 // cannot.
 func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
 	t.Helper()
-	s, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.ReadRun(id)
+	run, err := OpenExisting(t, dir).ReadRun(id)
 	if err != nil {
 		t.Fatal(err)
 	}
