@@ -1,7 +1,6 @@
 package replay_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,15 +35,12 @@ func otlpRecording(t *testing.T, spoil func(ptrace.SpanSlice)) (id string, js []
 	return id, js
 }
 
+// otlpReplay is replayRun of the agent process into a store of its own.
 func otlpReplay(t *testing.T, opts *replay.Options) (stdout, stderr string, err error) {
 	t.Helper()
-	io, out, errOut := cmdtest.Streams()
-	opts.IO = io
 	opts.StorePath = filepath.Join(t.TempDir(), "replays") // not the recording's store
-	opts.Store = cmdtest.StoreFunc(opts.StorePath)
 	opts.Command = agentproc.Command(agentproc.OK)
-	err = replay.Run(context.Background(), opts)
-	return out.String(), errOut.String(), err
+	return replayRun(t, opts)
 }
 
 func TestReplayFromFileAndJaeger(t *testing.T) {
