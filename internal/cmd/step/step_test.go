@@ -40,10 +40,10 @@ func TestStepSessions(t *testing.T) {
 	for _, tc := range []struct {
 		name, mode, script string
 		code               int // the exit status wanted
-		steps              int // the steps shown: one per boundary reached
+		steps              int // the steps shown, one per boundary reached
 		want               []string
 	}{
-		// None after the quit.
+		// No step after the quit.
 		{"scripted session", agentproc.OK, "n\n\nskip\nq\n", 0, 3, []string{
 			"seq 0 of 0..6  id uuid  (matches the recording)\nrequest:\n  null\nrecorded response:\n  \"",
 			"\n" + prompt + "n\n",
