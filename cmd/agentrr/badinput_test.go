@@ -16,9 +16,6 @@ import (
 // against a store that root recorded (owner-only, as every store is).
 // Run as another user, the same store is made unreadable with chmod 000.
 func TestUnreadableStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example agents")
-	}
 	agentrr, agent, _ := binaries(t)
 
 	// A directory every user can enter, holding a copy of the command.
@@ -34,14 +31,7 @@ func TestUnreadableStore(t *testing.T) {
 	copyFile(t, agentrr, cmdPath, 0o755)
 
 	store := filepath.Join(pub, "store")
-	rec := run(t, store, agent)
-	if rec.code != 0 {
-		t.Fatalf("recording: exit %d\n%s", rec.code, rec.stderr)
-	}
-	m := runIDLine.FindStringSubmatch(rec.stdout)
-	if m == nil {
-		t.Fatal("no run_id")
-	}
+	_, id := record(t, store, agent)
 	if fi, err := os.Stat(store); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("store mode %v, %v: want 0700", fi.Mode().Perm(), err)
 	}
@@ -60,7 +50,7 @@ func TestUnreadableStore(t *testing.T) {
 		}
 		t.Cleanup(func() { os.Chmod(store, 0o700) })
 	}
-	for _, args := range [][]string{{"runs"}, {"show", m[1]}, {"verify", "--all"}, {"replay", "--from-trace", m[1], "--", agent}} {
+	for _, args := range [][]string{{"runs"}, {"show", id}, {"verify", "--all"}, {"replay", "--from-trace", id, "--", agent}} {
 		c := asOther(args...)
 		out, err := c.CombinedOutput()
 		code := -1

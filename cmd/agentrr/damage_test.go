@@ -38,9 +38,6 @@ import (
 //	    script ends) and set VAR to its /v1/traces URL; with bodies-file,
 //	    each request body is appended to that file
 func TestDamageScripts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example agents")
-	}
 	testscript.Run(t, scriptParams(t, "testdata/damage", map[string]func(*testscript.TestScript, bool, []string){
 		"damage":    cmdDamage,
 		"hashstore": cmdHashStore,

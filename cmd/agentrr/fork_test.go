@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -23,20 +24,10 @@ import (
 // and the agent binary.
 func forkSetup(t *testing.T) (store, id, agent string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the example agents")
-	}
 	agent = filepath.Join(exampleBin(t), "openai_agent")
 	store = filepath.Join(t.TempDir(), "store")
-	rec := run(t, store, agent)
-	if rec.code != 0 {
-		t.Fatalf("recording exited %d:\n%s%s", rec.code, rec.stdout, rec.stderr)
-	}
-	m := runIDLine.FindStringSubmatch(rec.stdout)
-	if m == nil {
-		t.Fatalf("no run id:\n%s", rec.stdout)
-	}
-	return store, m[1], agent
+	_, id = record(t, store, agent)
+	return store, id, agent
 }
 
 // forkCommand is `agentrr fork args… -- agent` talking to srv.
@@ -49,19 +40,6 @@ func forkCommand(t *testing.T, store string, srv *fakeapi.Server, agent string, 
 	cmd := exec.Command(agentrr, append(append([]string{"fork"}, args...), "--", agent)...)
 	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store, "OPENAI_BASE_URL="+srv.OpenAIBaseURL(), "OPENAI_API_KEY="+srv.APIKey, "AGENTRR_EXAMPLE_QUIET=1")
 	return cmd
-}
-
-func readRun(t *testing.T, store, id string) *spanlog.Run {
-	t.Helper()
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // requestBody is the body of a recorded HTTP exchange's request, canonical.
@@ -96,17 +74,15 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 	srv := fakeapi.NewWith(func(s *fakeapi.Server) { s.APIKey = "sk-fork-test" })
 	defer srv.Close()
 
-	var out, errOut bytes.Buffer
-	cmd := forkCommand(t, store, srv, agent, "--from-trace", id, "--at", "2", "--live-tool", "refund_policy")
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("fork: %v\n%s%s", err, out.String(), errOut.String())
+	r := runCmd(t, forkCommand(t, store, srv, agent, "--from-trace", id, "--at", "2", "--live-tool", "refund_policy"))
+	if r.code != 0 {
+		t.Fatalf("fork exited %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	m := forkTraceLine.FindStringSubmatch(out.String())
+	m := forkTraceLine.FindStringSubmatch(r.stdout)
 	if m == nil {
-		t.Fatalf("no fork trace in:\n%s", out.String())
+		t.Fatalf("no fork trace in:\n%s", r.stdout)
 	}
-	fork := readRun(t, store, m[1])
+	fork := cmdtest.ReadRun(t, store, m[1])
 	if fork.Info.ReplayOf != id || fork.Info.ReplayMode != "fork" || fork.Info.Status != spanlog.StatusComplete ||
 		fork.Info.Ended == nil || fork.Info.Ended.ForkSeq == nil || *fork.Info.Ended.ForkSeq != 2 || fork.Info.Ended.Live != 3 {
 		t.Fatalf("fork run %+v ended %+v", fork.Info.RunMeta, fork.Info.Ended)
@@ -138,7 +114,7 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 		}
 	}
 	// The served prefix is the original's, boundary for boundary.
-	orig := readRun(t, store, id)
+	orig := cmdtest.ReadRun(t, store, id)
 	for i := range 2 {
 		if fork.Records[i].Signature != orig.Records[i].Signature || !bytes.Equal(fork.Records[i].Response, orig.Records[i].Response) {
 			t.Errorf("seq %d was not served from the original", i)
@@ -151,7 +127,7 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 // the original untouched.
 func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	store, id, agent := forkSetup(t)
-	before := readRun(t, store, id)
+	before := cmdtest.ReadRun(t, store, id)
 
 	held, release := make(chan struct{}), make(chan struct{})
 	var n atomic.Int32
@@ -185,14 +161,7 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 
 	// The agent is blocked in its live call, recording the fork: the one
 	// run being recorded (whose header cannot be read until it ends).
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := s.Runs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := cmdtest.Runs(t, store)
 	var fork spanlog.RunInfo
 	for _, r := range runs {
 		if r.Status == spanlog.StatusRecording {
@@ -205,13 +174,13 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	if err := syscall.Kill(fork.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	err = <-done
+	err := <-done
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 		t.Errorf("agentrr fork exited %v, want 4 (the agent failed):\n%s%s", err, out.String(), errOut.String())
 	}
 
-	got := readRun(t, store, fork.TraceID)
+	got := cmdtest.ReadRun(t, store, fork.TraceID)
 	if got.Info.ReplayOf != id || got.Info.ReplayMode != "fork" || got.Info.Status != spanlog.StatusTruncated || len(got.Records) != 4 {
 		t.Fatalf("killed fork: %s (%s), %d boundaries; want truncated, 4", got.Info.Status, got.Info.Reason, len(got.Records))
 	}
@@ -224,7 +193,7 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	if v := run(t, store, "agentrr", "verify", fork.TraceID); v.code != 5 {
 		t.Errorf("verify of the killed fork exited %d, want 5 (truncated):\n%s%s", v.code, v.stdout, v.stderr)
 	}
-	after := readRun(t, store, id)
+	after := cmdtest.ReadRun(t, store, id)
 	if after.Info.Status != spanlog.StatusComplete || !reflect.DeepEqual(after.Records, before.Records) || !reflect.DeepEqual(after.Info, before.Info) {
 		t.Errorf("the original changed: %s, %d boundaries", after.Info.Status, len(after.Records))
 	}

@@ -21,13 +21,7 @@ var format1Runs = map[string]string{
 }
 
 func TestFormat1StoreStillReplays(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
-	}
-	agentrr, _, _ := binaries(t)
-	bin := exampleBin(t)
-	store := filepath.Join(t.TempDir(), "store")
-	copyDir(t, filepath.Join(repoRoot(), "testdata", "store-format1"), store)
+	agentrr, bin, store := oldStore(t, "store-format1")
 
 	if r := run(t, store, agentrr, "verify", "--all"); r.code != 0 {
 		t.Fatalf("verify --all exited %d:\n%s%s", r.code, r.stdout, r.stderr)
@@ -62,13 +56,7 @@ var format2Runs = map[string]string{
 }
 
 func TestFormat2StoreStillReplays(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
-	}
-	agentrr, _, _ := binaries(t)
-	bin := exampleBin(t)
-	store := filepath.Join(t.TempDir(), "store")
-	copyDir(t, filepath.Join(repoRoot(), "testdata", "store-format2"), store)
+	agentrr, bin, store := oldStore(t, "store-format2")
 
 	if r := run(t, store, agentrr, "verify", "--all"); r.code != 0 || strings.Count(r.stdout, " ok ") != len(format2Runs) {
 		t.Fatalf("verify --all exited %d:\n%s%s", r.code, r.stdout, r.stderr)
@@ -98,6 +86,18 @@ func TestFormat2StoreStillReplays(t *testing.T) {
 			t.Errorf("run %s: export → import → export differs", id)
 		}
 	}
+}
+
+// oldStore copies the store testdata/<name>, written by an older agentrr,
+// into a new directory, and returns the agentrr command, the directory of
+// the example agents and the copy.
+func oldStore(t *testing.T, name string) (agentrr, bin, store string) {
+	t.Helper()
+	agentrr, _, _ = binaries(t)
+	bin = exampleBin(t)
+	store = filepath.Join(t.TempDir(), "store")
+	copyDir(t, filepath.Join(repoRoot(), "testdata", name), store)
+	return agentrr, bin, store
 }
 
 func mustRead(t *testing.T, path string) string {

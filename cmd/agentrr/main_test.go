@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 )
 
 // binaries returns the agentrr command (this test binary, which TestMain
@@ -31,10 +33,19 @@ type result struct {
 	code           int
 }
 
+// run runs name with args against the store and returns what it wrote and
+// its exit status.
 func run(t *testing.T, store string, name string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd, whose output must not be set, and returns what it wrote
+// and its exit status. A command that cannot be run fails t.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -48,22 +59,27 @@ func run(t *testing.T, store string, name string, args ...string) result {
 	return result{out.String(), errOut.String(), code}
 }
 
-func TestRecordReplayDivergeThroughTheCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
+// record runs agent with args against the store and returns what it wrote
+// and the id of the run it printed. An agent that fails or prints no run
+// id fails t.
+func record(t *testing.T, store, agent string, args ...string) (rec result, id string) {
+	t.Helper()
+	rec = run(t, store, agent, args...)
+	if rec.code != 0 {
+		t.Fatalf("recording %s exited %d:\n%s%s", filepath.Base(agent), rec.code, rec.stdout, rec.stderr)
 	}
+	m := runIDLine.FindStringSubmatch(rec.stdout)
+	if m == nil {
+		t.Fatalf("%s printed no run_id:\n%s", filepath.Base(agent), rec.stdout)
+	}
+	return rec, m[1]
+}
+
+func TestRecordReplayDivergeThroughTheCLI(t *testing.T) {
 	agentrr, agent, edited := binaries(t)
 	store := filepath.Join(t.TempDir(), "store")
 
-	rec := run(t, store, agent)
-	if rec.code != 0 {
-		t.Fatalf("recording agent exited %d: %s", rec.code, rec.stderr)
-	}
-	m := regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`).FindStringSubmatch(rec.stdout)
-	if m == nil {
-		t.Fatalf("agent printed no run_id:\n%s", rec.stdout)
-	}
-	id := m[1]
+	rec, id := record(t, store, agent)
 
 	runs := run(t, store, agentrr, "runs")
 	if runs.code != 0 || !strings.Contains(runs.stdout, id) || !strings.Contains(runs.stdout, "complete") {
@@ -83,11 +99,7 @@ func TestRecordReplayDivergeThroughTheCLI(t *testing.T) {
 	if bad.code != 1 {
 		t.Fatalf("edited replay exited %d, want 1:\n%s%s", bad.code, bad.stdout, bad.stderr)
 	}
-	for _, want := range []string{"diverged", "halted at seq 2", "messages[0].content", "helpful", "terse"} {
-		if !strings.Contains(bad.stdout, want) {
-			t.Errorf("divergence report lacks %q:\n%s", want, bad.stdout)
-		}
-	}
+	cmdtest.CheckContains(t, bad.stdout, "diverged", "halted at seq 2", "messages[0].content", "helpful", "terse")
 
 	js := run(t, store, agentrr, "replay", "--from-trace", id, "--observe", "--json", "--", edited)
 	var rep struct {
@@ -105,9 +117,6 @@ func TestRecordReplayDivergeThroughTheCLI(t *testing.T) {
 }
 
 func TestCLIErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds binaries")
-	}
 	agentrr, agent, _ := binaries(t)
 	empty := filepath.Join(t.TempDir(), "nothing-here")
 	for _, tc := range []struct {
@@ -127,11 +136,8 @@ func TestCLIErrors(t *testing.T) {
 	}
 
 	store := filepath.Join(t.TempDir(), "store")
-	a := run(t, store, agent)
-	b := run(t, store, agent)
-	if a.code != 0 || b.code != 0 {
-		t.Fatal("recording failed")
-	}
+	record(t, store, agent)
+	record(t, store, agent)
 	for _, tc := range []struct {
 		id, msg string
 	}{

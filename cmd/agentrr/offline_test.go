@@ -61,9 +61,6 @@ func isolation(t *testing.T) (func(*exec.Cmd), string) {
 }
 
 func TestReplayIsOffline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example agents")
-	}
 	agentrr, _, _ := binaries(t)
 	bin := exampleBin(t)
 	isolate, how := isolation(t)
@@ -93,12 +90,8 @@ func TestReplayIsOffline(t *testing.T) {
 		// network (export to the trap server) cannot reach it.
 		t.Run("control", func(t *testing.T) {
 			store := filepath.Join(t.TempDir(), "store")
-			rec := run(t, store, filepath.Join(bin, "deterministic_support"))
-			m := runIDLine.FindStringSubmatch(rec.stdout)
-			if rec.code != 0 || m == nil {
-				t.Fatalf("recording failed (%d):\n%s%s", rec.code, rec.stdout, rec.stderr)
-			}
-			cmd := exec.Command(agentrr, "export", m[1], "--otlp-endpoint", trap.URL+"/v1/traces")
+			_, id := record(t, store, filepath.Join(bin, "deterministic_support"))
+			cmd := exec.Command(agentrr, "export", id, "--otlp-endpoint", trap.URL+"/v1/traces")
 			cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
 			isolate(cmd)
 			out, err := cmd.CombinedOutput()
@@ -135,15 +128,7 @@ func TestReplayIsOffline(t *testing.T) {
 				t.Skipf("example %s was not built: %v", tc.example, err)
 			}
 			store := filepath.Join(t.TempDir(), "store")
-			rec := run(t, store, example, tc.args...)
-			if rec.code != 0 {
-				t.Fatalf("recording %s exited %d:\n%s%s", tc.example, rec.code, rec.stdout, rec.stderr)
-			}
-			m := runIDLine.FindStringSubmatch(rec.stdout)
-			if m == nil {
-				t.Fatalf("%s printed no run_id:\n%s", tc.example, rec.stdout)
-			}
-			id := m[1]
+			_, id := record(t, store, example, tc.args...)
 
 			cmd := exec.Command(agentrr, append([]string{"replay", "--from-trace", id, "--", example}, tc.args...)...)
 			cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store,
@@ -153,23 +138,15 @@ func TestReplayIsOffline(t *testing.T) {
 			if isolate != nil {
 				isolate(cmd)
 			}
-			var out, errOut strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &errOut
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
+			r := runCmd(t, cmd)
+			all := r.stdout + r.stderr
+			if tc.wantExit >= 0 && r.code != tc.wantExit {
+				t.Fatalf("replay exited %d, want %d:\n%s", r.code, tc.wantExit, all)
 			}
-			all := out.String() + errOut.String()
-			if tc.wantExit >= 0 && code != tc.wantExit {
-				t.Fatalf("replay exited %d, want %d:\n%s", code, tc.wantExit, all)
+			if tc.wantExit < 0 && r.code != 0 && r.code != 1 {
+				t.Fatalf("replay exited %d, want a verdict (0 or 1):\n%s", r.code, all)
 			}
-			if tc.wantExit < 0 && code != 0 && code != 1 {
-				t.Fatalf("replay exited %d, want a verdict (0 or 1):\n%s", code, all)
-			}
-			if !regexp.MustCompile(tc.want).MatchString(out.String()) {
+			if !regexp.MustCompile(tc.want).MatchString(r.stdout) {
 				t.Errorf("replay output lacks %q:\n%s", tc.want, all)
 			}
 			for _, netErr := range []string{"dial tcp", "network is unreachable", "connection refused", "no such host", "proxyconnect"} {

@@ -60,9 +60,13 @@ const editedSuffix = "_edited"
 // holds a main.go) into one bin directory and returns it. An example that
 // does not build is left out, with its build output logged; the others are
 // still built. deterministic_support is also built edited (see variants),
-// as deterministic_support_edited, _versioned and _retired.
+// as deterministic_support_edited, _versioned and _retired. With -short,
+// it skips t instead: the build takes minutes.
 func exampleBin(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the example agents")
+	}
 	examples.once.Do(func() {
 		examples.dir, examples.err = os.MkdirTemp("", "agentrr-examples-")
 		if examples.err != nil {
@@ -206,9 +210,6 @@ func must[T any](v T, err error) T {
 //	sameverdicts <a> <b>                fail unless two outputs of agentrr test list the same verdicts
 //	junit <file> <tests> <failures>     parse a JUnit XML report (encoding/xml) and check its counts
 func TestScripts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example agents")
-	}
 	testscript.Run(t, scriptParams(t, "testdata/script", map[string]func(*testscript.TestScript, bool, []string){
 		"maxwidth":     cmdMaxWidth,
 		"fakeopenai":   cmdFakeOpenAI,

@@ -61,11 +61,7 @@ func traces(trace byte) ptrace.Traces {
 
 func newServer(t *testing.T, maxBytes int64) (*httptest.Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, store := cmdtest.EmptyStore(t)
 	srv := httptest.NewServer(collect.NewReceiver(store, maxBytes, nil))
 	t.Cleanup(srv.Close)
 	return srv, dir
@@ -89,11 +85,7 @@ func post(t *testing.T, url, contentType, encoding string, body []byte) (*http.R
 
 func runStatus(t *testing.T, dir string, trace byte) spanlog.Status {
 	t.Helper()
-	s, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(pcommon.TraceID{trace, 1, 2, 3}.String())
+	info, err := cmdtest.OpenExisting(t, dir).Info(pcommon.TraceID{trace, 1, 2, 3}.String())
 	if err != nil {
 		return ""
 	}

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/agentrr/agentrr/internal/cmd/collect"
-	"github.com/agentrr/agentrr/spanlog"
+	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 )
 
 // The receiver takes OTLP/HTTP bodies from any sender on the network: it
@@ -41,11 +41,7 @@ func FuzzReceiver(f *testing.F) {
 	f.Add(pb, uint8(2), false)
 
 	f.Fuzz(func(t *testing.T, body []byte, ct uint8, zipped bool) {
-		dir := t.TempDir()
-		store, err := spanlog.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, store := cmdtest.EmptyStore(t)
 		// A small cap, so that a body inflating past it is refused.
 		recv := collect.NewReceiver(store, 1<<20, nil)
 		req := httptest.NewRequest(http.MethodPost, collect.TracesPath, bytes.NewReader(body))

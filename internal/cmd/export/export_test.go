@@ -21,14 +21,9 @@ import (
 // A run exported to agentrr collect arrives whole, twice without harm, and
 // replays from the other store.
 func TestExportToCollectRoundTrip(t *testing.T) {
-	src := t.TempDir()
-	id := cmdtest.Record(t, src, "support", cmdtest.Agent("be kind"))
+	src, id := cmdtest.StoreWithRun(t, "be kind")
 
-	dst := t.TempDir()
-	store, err := spanlog.Open(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst, store := cmdtest.EmptyStore(t)
 	var auth []string
 	recv := collect.NewReceiver(store, 0, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,15 +53,7 @@ func TestExportToCollectRoundTrip(t *testing.T) {
 		}
 	}
 
-	orig, err := spanlog.OpenExisting(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := orig.ReadRun(id)
-	got, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := cmdtest.ReadRun(t, src, id), cmdtest.ReadRun(t, dst, id)
 	if got.Info.Status != spanlog.StatusComplete || len(got.Records) != len(want.Records) || got.Info.Name != "support" || got.Info.Service != "cmdtest" {
 		t.Fatalf("exported run in the other store: %+v, %d records", got.Info, len(got.Records))
 	}
@@ -87,8 +74,7 @@ func TestExportToCollectRoundTrip(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
-	src := t.TempDir()
-	id := cmdtest.Record(t, src, "support", cmdtest.Agent("p"))
+	src, id := cmdtest.StoreWithRun(t, "p")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 	}))
@@ -108,8 +94,7 @@ func TestExportErrors(t *testing.T) {
 // with the headers of OTEL_EXPORTER_OTLP_HEADERS, as for any OpenTelemetry
 // SDK exporter: agentrr uses the SDK's.
 func TestExportReadsTheStandardEnvironment(t *testing.T) {
-	src := t.TempDir()
-	id := cmdtest.Record(t, src, "support", cmdtest.Agent("p"))
+	src, id := cmdtest.StoreWithRun(t, "p")
 	var auth, tenant []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth = append(auth, r.Header.Get("Authorization"))

@@ -12,7 +12,6 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 func TestMain(m *testing.M) {
@@ -32,19 +31,6 @@ func forkRun(t *testing.T, opts *fork.Options) (stdout, stderr string, err error
 	}
 	err = fork.Run(context.Background(), opts)
 	return out.String(), errOut.String(), err
-}
-
-func runCount(t *testing.T, store string) int {
-	t.Helper()
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := s.Runs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(runs)
 }
 
 func TestForkRunsLiveAfterItsPoint(t *testing.T) {
@@ -89,7 +75,7 @@ func TestForkBadInputRecordsNothing(t *testing.T) {
 			t.Errorf("%s: %v, want exit 2", name, err)
 		}
 	}
-	if n := runCount(t, store); n != 1 {
+	if n := len(cmdtest.Runs(t, store)); n != 1 {
 		t.Errorf("bad input recorded runs: the store holds %d", n)
 	}
 }
@@ -100,20 +86,16 @@ func TestForkRepeat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, out, errOut)
 	}
-	for _, want := range []string{
-		"fork of " + id + " at seq 2 (llm fake-gpt), 3 runs\n",
+	cmdtest.CheckContains(t, out,
+		"fork of "+id+" at seq 2 (llm fake-gpt), 3 runs\n",
 		"all 3 runs take the original's path\n",
 		"all 3 runs end without an agent error\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// The agent's output went to stderr.
 	if strings.Contains(out, "run_id:") || strings.Count(errOut, "run_id:") != 3 {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
-	if n := runCount(t, store); n != 4 {
+	if n := len(cmdtest.Runs(t, store)); n != 4 {
 		t.Errorf("the store holds %d runs, want the original and 3 forks", n)
 	}
 }

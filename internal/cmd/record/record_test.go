@@ -120,18 +120,10 @@ func TestRecordUnstartableAgent(t *testing.T) {
 // recorded keeps the runs tagged with the session, and untagged runs
 // written by the agent's process; not runs other processes made meanwhile.
 func TestRecordedPicksTheAgentsRuns(t *testing.T) {
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := cmdtest.EmptyStore(t)
 	mk := func(pid int, res map[string]string) string {
-		id := cmdtest.NewTraceID()
-		meta := spanlog.RunMeta{TraceID: id, Name: "r", PID: pid, Resource: res}
-		if err := cmdtest.WriteRun(store, meta, cmdtest.SampleBoundaries(1), &spanlog.RunEnd{}); err != nil {
-			t.Fatal(err)
-		}
-		return id
+		meta := spanlog.RunMeta{Name: "r", PID: pid, Resource: res}
+		return cmdtest.AddRun(t, store, meta, cmdtest.SampleBoundaries(1), &spanlog.RunEnd{})
 	}
 	before := mk(100, map[string]string{AttrSession: "s1"})
 	tagged := mk(200, map[string]string{AttrSession: "s1"}) // a child of the agent (go run)

@@ -1,13 +1,10 @@
 package replay_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,52 +16,31 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // otlpRecording records a run of the agent process and returns it as OTLP
 // JSON, as a backend would hold it, with spoil applied to its spans.
 func otlpRecording(t *testing.T, spoil func(ptrace.SpanSlice)) (id string, js []byte) {
 	t.Helper()
-	store := filepath.Join(t.TempDir(), "store")
-	argv := agentproc.Command(agentproc.OK)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "AGENTRR_STORE="+store)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("recording agent: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`run_id: ([0-9a-f]{32})`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no run_id in %s", out)
-	}
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.ReadRun(string(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, id := agentproc.Record(t)
+	run := cmdtest.ReadRun(t, store, id)
 	td := exporter.RunTraces(run.Info, run.Records)
 	if spoil != nil {
 		spoil(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans())
 	}
-	if js, err = (&ptrace.JSONMarshaler{}).MarshalTraces(td); err != nil {
+	js, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return string(m[1]), js
+	return id, js
 }
 
+// otlpReplay is replayRun of the agent process into a store of its own.
 func otlpReplay(t *testing.T, opts *replay.Options) (stdout, stderr string, err error) {
 	t.Helper()
-	io, out, errOut := cmdtest.Streams()
-	opts.IO = io
 	opts.StorePath = filepath.Join(t.TempDir(), "replays") // not the recording's store
-	opts.Store = cmdtest.StoreFunc(opts.StorePath)
 	opts.Command = agentproc.Command(agentproc.OK)
-	err = replay.Run(context.Background(), opts)
-	return out.String(), errOut.String(), err
+	return replayRun(t, opts)
 }
 
 func TestReplayFromFileAndJaeger(t *testing.T) {

@@ -27,8 +27,7 @@ func run(t *testing.T, dir, id, html string) (string, string, error) {
 }
 
 func TestReportWritesOneHTMLFile(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("You are helpful."))
+	dir, id := cmdtest.StoreWithRun(t, "You are helpful.")
 	replay, _ := cmdtest.Replay(t, dir, id, cmdtest.Agent("You are terse."))
 	out := filepath.Join(t.TempDir(), "bug.html")
 	_, stderr, err := run(t, dir, replay[:8], "--html="+out)
@@ -55,8 +54,7 @@ func TestReportWritesOneHTMLFile(t *testing.T) {
 }
 
 func TestReportErrors(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("You are helpful."))
+	dir, id := cmdtest.StoreWithRun(t, "You are helpful.")
 	_, _, err := run(t, dir, id, "--html=")
 	if cmdutil.Code(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--html FILE is required") {
 		t.Errorf("no --html: %v", err)
@@ -71,21 +69,13 @@ func TestReportErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := cmdtest.NewTraceID()
-	w, err := cmdtest.StartRecording(store, spanlog.RunMeta{TraceID: live, Name: "live", Start: time.Now()}, cmdtest.SampleBoundaries(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	live := cmdtest.AddRecording(t, store, spanlog.RunMeta{Name: "live", Start: time.Now()}, cmdtest.SampleBoundaries(2))
 	if _, _, err := run(t, dir, live, "--html="+filepath.Join(t.TempDir(), "x.html")); cmdutil.Code(err) != cmdutil.ExitRecording {
 		t.Errorf("a run being recorded: %v (exit %d)", err, cmdutil.Code(err))
 	}
-	damaged := cmdtest.NewTraceID()
 	bs := cmdtest.SampleBoundaries(4)
 	bs[2].Corrupt = true
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: damaged, Name: "damaged"}, bs, &spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
-	}
+	damaged := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "damaged"}, bs, &spanlog.RunEnd{})
 	out := filepath.Join(t.TempDir(), "d.html")
 	if _, _, err := run(t, dir, damaged, "--html="+out); cmdutil.Code(err) != cmdutil.ExitDamaged {
 		t.Errorf("a damaged run: %v (exit %d)", err, cmdutil.Code(err))

@@ -19,11 +19,7 @@ func rm(t *testing.T, dir string, ids ...string) (stdout, stderr string, err err
 
 func ids(t *testing.T, dir string) []string {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := store.TraceIDs()
+	got, err := cmdtest.OpenExisting(t, dir).TraceIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +44,10 @@ func TestRmRemovesOnlyTheRunsNamed(t *testing.T) {
 }
 
 func TestRmUnknownOrAmbiguousRemovesNothing(t *testing.T) {
-	dir := t.TempDir()
-	store, _ := spanlog.Open(dir)
+	dir, store := cmdtest.EmptyStore(t)
 	x, y := "abc"+strings.Repeat("1", 29), "abc"+strings.Repeat("2", 29)
 	for _, id := range []string{x, y} {
-		if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: id}, nil, &spanlog.RunEnd{}); err != nil {
-			t.Fatal(err)
-		}
+		cmdtest.AddRun(t, store, spanlog.RunMeta{TraceID: id}, nil, &spanlog.RunEnd{})
 	}
 	for _, tc := range []struct {
 		args []string
@@ -78,12 +71,7 @@ func TestRmRefusesARunBeingRecorded(t *testing.T) {
 	dir := t.TempDir()
 	done := cmdtest.Record(t, dir, "done", cmdtest.Agent("p"))
 	store, _ := spanlog.Open(dir)
-	live := cmdtest.NewTraceID()
-	w, err := cmdtest.StartRecording(store, spanlog.RunMeta{TraceID: live, PID: os.Getpid()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	live := cmdtest.AddRecording(t, store, spanlog.RunMeta{PID: os.Getpid()}, nil)
 	out, errOut, err := rm(t, dir, live, done)
 	if cmdutil.Code(err) != cmdutil.ExitRecording {
 		t.Errorf("exit %d, want %d", cmdutil.Code(err), cmdutil.ExitRecording)

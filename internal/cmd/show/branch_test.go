@@ -13,27 +13,20 @@ import (
 // A run with branches shows each boundary's branch and index, in the order
 // the boundaries completed; its JSON names them too.
 func TestShowBranches(t *testing.T) {
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, store := cmdtest.EmptyStore(t)
 	search := func(branch, q string) cmdtest.Boundary {
 		return cmdtest.Boundary{Kind: boundary.KindTool, Name: "search", Branch: branch, Request: map[string]string{"q": q}, Response: "hit"}
 	}
-	id := cmdtest.NewTraceID()
 	bs := []cmdtest.Boundary{
 		search("call_2", "b"), search("call_1", "a"), search("call_1/page", "a1"),
 		{Kind: boundary.KindLLM, Name: "summary", Request: "sum", Response: "done"},
 	}
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: id, Name: "fanout"}, bs, &spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
-	}
+	id := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "fanout"}, bs, &spanlog.RunEnd{})
 	out, err := show(t, dir, id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWidth(t, out)
+	cmdtest.CheckWidth(t, out)
 	if got := field(out, "boundaries"); got != "4 boundaries on 4 branches" {
 		t.Errorf("boundaries: %q", got)
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
-
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/spanlog"
@@ -33,23 +31,13 @@ func field(out, label string) string {
 	return ""
 }
 
-func checkWidth(t *testing.T, out string) {
-	t.Helper()
-	for line := range strings.Lines(out) {
-		if w := twwidth.Width(strings.TrimSuffix(line, "\n")); w > cmdutil.TermWidth {
-			t.Errorf("line of %d columns, want at most %d:\n%s", w, cmdutil.TermWidth, line)
-		}
-	}
-}
-
 func TestShowTimeline(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("You are helpful."))
+	dir, id := cmdtest.StoreWithRun(t, "You are helpful.")
 	out, err := show(t, dir, id[:6], false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWidth(t, out)
+	cmdtest.CheckWidth(t, out)
 	for label, want := range map[string]string{
 		"run": id, "name": "support", "service": "cmdtest", "status": "complete",
 		"boundaries": "7 boundaries, 32 input + 14 output tokens",
@@ -88,8 +76,7 @@ func TestShowTimeline(t *testing.T) {
 }
 
 func TestShowJSON(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("You are helpful."))
+	dir, id := cmdtest.StoreWithRun(t, "You are helpful.")
 	out, err := show(t, dir, id, true)
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +119,7 @@ func TestShowJSON(t *testing.T) {
 }
 
 func TestShowReplay(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("You are helpful."))
+	dir, id := cmdtest.StoreWithRun(t, "You are helpful.")
 	replay, rep := cmdtest.Replay(t, dir, id, cmdtest.Agent("You are terse."))
 	if rep.Faithful() {
 		t.Fatal("edited replay was faithful")
@@ -142,7 +128,7 @@ func TestShowReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWidth(t, out)
+	cmdtest.CheckWidth(t, out)
 	if got, want := field(out, "replay of"), id+" (strict): diverged, 1 divergence"; got != want {
 		t.Errorf("replay of: %q, want %q:\n%s", got, want, out)
 	}
@@ -152,15 +138,8 @@ func TestShowReplay(t *testing.T) {
 }
 
 func TestShowTruncatedAndDamaged(t *testing.T) {
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trunc := cmdtest.NewTraceID()
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: trunc, Name: "killed"}, cmdtest.SampleBoundaries(3), nil); err != nil {
-		t.Fatal(err)
-	}
+	dir, store := cmdtest.EmptyStore(t)
+	trunc := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "killed"}, cmdtest.SampleBoundaries(3), nil)
 	out, err := show(t, dir, trunc, false)
 	if err != nil {
 		t.Fatal(err)
@@ -168,63 +147,42 @@ func TestShowTruncatedAndDamaged(t *testing.T) {
 	if !strings.HasPrefix(field(out, "status"), "truncated: run did not end") {
 		t.Errorf("status %q, want truncated", field(out, "status"))
 	}
-	for _, want := range []string{"safe to replay up to seq 2"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("truncated run: output lacks %q:\n%s", want, out)
-		}
-	}
+	cmdtest.CheckContains(t, out, "safe to replay up to seq 2")
 
-	bad := cmdtest.NewTraceID()
 	bs := cmdtest.SampleBoundaries(4)
 	bs[2].Corrupt = true
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: bad, Name: "bad"}, bs, &spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
-	}
+	bad := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "bad"}, bs, &spanlog.RunEnd{})
 	out, err = show(t, dir, bad, false)
 	// What can be read is shown, then exit status 3 naming the damage.
 	if cmdutil.Code(err) != cmdutil.ExitDamaged || !strings.Contains(fmt.Sprint(err), "is damaged: boundary seq 2") {
 		t.Errorf("show of a damaged run: %v (exit %d), want exit %d naming the damage", err, cmdutil.Code(err), cmdutil.ExitDamaged)
 	}
-	checkWidth(t, out)
+	cmdtest.CheckWidth(t, out)
 	if !strings.HasPrefix(field(out, "status"), "damaged: boundary seq 2 is damaged: payload hash mismatch") || field(out, "boundaries") != "2 boundaries" {
 		t.Errorf("status %q, boundaries %q", field(out, "status"), field(out, "boundaries"))
 	}
-	for _, want := range []string{"the run is damaged at seq 2"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("damaged run: output lacks %q:\n%s", want, out)
-		}
-	}
+	cmdtest.CheckContains(t, out, "the run is damaged at seq 2")
 }
 
 func TestShowLongNamesAreCut(t *testing.T) {
-	dir := t.TempDir()
-	store, _ := spanlog.Open(dir)
-	id := cmdtest.NewTraceID()
+	dir, store := cmdtest.EmptyStore(t)
 	bs := cmdtest.SampleBoundaries(2)
 	bs[1].Name = "POST /v1/organizations/acme/projects/support/chat/completions?stream=true"
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: id, Name: "http"}, bs, &spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
-	}
+	id := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "http"}, bs, &spanlog.RunEnd{})
 	out, err := show(t, dir, id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWidth(t, out)
+	cmdtest.CheckWidth(t, out)
 	if !strings.Contains(out, "POST /v1/organizations/acme…") && !strings.Contains(out, "…") {
 		t.Errorf("long name not cut with …:\n%s", out)
 	}
 }
 
 func TestShowErrors(t *testing.T) {
-	dir := t.TempDir()
-	cmdtest.Record(t, dir, "support", cmdtest.Agent("p"))
+	dir, _ := cmdtest.StoreWithRun(t, "p")
 	store, _ := spanlog.Open(dir)
-	live := cmdtest.NewTraceID()
-	w, err := cmdtest.StartRecording(store, spanlog.RunMeta{TraceID: live, Name: "live", PID: os.Getpid()}, cmdtest.SampleBoundaries(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	live := cmdtest.AddRecording(t, store, spanlog.RunMeta{Name: "live", PID: os.Getpid()}, cmdtest.SampleBoundaries(1))
 
 	for _, tc := range []struct {
 		id   string
@@ -240,7 +198,7 @@ func TestShowErrors(t *testing.T) {
 			t.Errorf("show %s: %v (exit %d); want exit %d mentioning %q", tc.id, err, cmdutil.Code(err), tc.code, tc.msg)
 		}
 	}
-	_, err = show(t, t.TempDir()+"/nowhere", "abc", false)
+	_, err := show(t, t.TempDir()+"/nowhere", "abc", false)
 	if !errors.Is(err, spanlog.ErrNoStore) || !strings.Contains(err.Error(), "nowhere") {
 		t.Errorf("missing store: %v", err)
 	}

@@ -25,15 +25,8 @@ func branchedRun() []cmdtest.Boundary {
 // A truncated run with branches: verify says that each branch is a whole
 // prefix of itself, and how far each got.
 func TestVerifyExplainsTruncatedBranches(t *testing.T) {
-	dir := t.TempDir()
-	store, err := spanlog.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := cmdtest.NewTraceID()
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: id, Name: "fanout"}, branchedRun(), nil); err != nil {
-		t.Fatal(err)
-	}
+	dir, store := cmdtest.EmptyStore(t)
+	id := cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "fanout"}, branchedRun(), nil)
 	out, _, code := verify(t, &Options{Store: cmdtest.StoreFunc(dir), TraceIDs: []string{id}})
 	if code != cmdutil.ExitTruncated {
 		t.Fatalf("exit %d, want %d:\n%s", code, cmdutil.ExitTruncated, out)

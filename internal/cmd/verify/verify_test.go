@@ -29,28 +29,17 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	start := time.Now().UTC()
-	fx.truncated = cmdtest.NewTraceID()
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: fx.truncated, Name: "killed", Start: start.Add(-time.Hour)}, cmdtest.SampleBoundaries(3), nil); err != nil {
-		t.Fatal(err)
-	}
-	fx.damaged = cmdtest.NewTraceID()
+	fx.truncated = cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "killed", Start: start.Add(-time.Hour)}, cmdtest.SampleBoundaries(3), nil)
 	bs := cmdtest.SampleBoundaries(5)
 	bs[3].Corrupt = true
-	if err := cmdtest.WriteRun(store, spanlog.RunMeta{TraceID: fx.damaged, Name: "bad", Start: start.Add(-2 * time.Hour)}, bs, &spanlog.RunEnd{}); err != nil {
-		t.Fatal(err)
-	}
+	fx.damaged = cmdtest.AddRun(t, store, spanlog.RunMeta{Name: "bad", Start: start.Add(-2 * time.Hour)}, bs, &spanlog.RunEnd{})
 	return fx
 }
 
 func (fx *fixture) startRecording(t *testing.T) {
 	t.Helper()
 	store, _ := spanlog.Open(fx.dir)
-	fx.recording = cmdtest.NewTraceID()
-	w, err := cmdtest.StartRecording(store, spanlog.RunMeta{TraceID: fx.recording, Name: "live", PID: os.Getpid()}, cmdtest.SampleBoundaries(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	fx.recording = cmdtest.AddRecording(t, store, spanlog.RunMeta{Name: "live", PID: os.Getpid()}, cmdtest.SampleBoundaries(1))
 }
 
 func verify(t *testing.T, opts *Options) (stdout, stderr string, code int) {

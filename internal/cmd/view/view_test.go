@@ -17,8 +17,7 @@ import (
 )
 
 func TestViewServesTheStoreOnLoopbackUntilCancelled(t *testing.T) {
-	dir := t.TempDir()
-	id := cmdtest.Record(t, dir, "support", cmdtest.Agent("hello"))
+	dir, id := cmdtest.StoreWithRun(t, "hello")
 	io, stdout, stderr := cmdtest.Streams()
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,8 +60,7 @@ func io_ReadAll(resp *http.Response) (string, error) {
 }
 
 func TestViewRefusesAddressesOffLoopback(t *testing.T) {
-	dir := t.TempDir()
-	cmdtest.Record(t, dir, "support", cmdtest.Agent("hello"))
+	dir, _ := cmdtest.StoreWithRun(t, "hello")
 	for _, addr := range []string{"0.0.0.0:7777", ":7777", "192.168.1.2:80", "example.com:80", "nonsense"} {
 		io, _, _ := cmdtest.Streams()
 		err := view.Run(context.Background(), &view.Options{IO: io, Store: cmdtest.StoreFunc(dir), Listen: addr})
@@ -73,8 +71,7 @@ func TestViewRefusesAddressesOffLoopback(t *testing.T) {
 }
 
 func TestViewOfAnUnknownRunFailsBeforeListening(t *testing.T) {
-	dir := t.TempDir()
-	cmdtest.Record(t, dir, "support", cmdtest.Agent("hello"))
+	dir, _ := cmdtest.StoreWithRun(t, "hello")
 	io, stdout, _ := cmdtest.Streams()
 	err := view.Run(context.Background(), &view.Options{IO: io, Store: cmdtest.StoreFunc(dir), TraceID: "ffffffff", Listen: "127.0.0.1:0"})
 	if !errors.Is(err, spanlog.ErrNotFound) || cmdutil.Code(err) != cmdutil.ExitUsage || stdout.Len() != 0 {
@@ -89,8 +86,7 @@ func TestViewOfAnUnknownRunFailsBeforeListening(t *testing.T) {
 // When the default port is taken, the view takes another; a port named
 // with --listen is not replaced.
 func TestViewFallsBackFromATakenDefaultPort(t *testing.T) {
-	dir := t.TempDir()
-	cmdtest.Record(t, dir, "support", cmdtest.Agent("hello"))
+	dir, _ := cmdtest.StoreWithRun(t, "hello")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
