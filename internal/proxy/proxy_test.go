@@ -84,7 +84,14 @@ func chatBody(prompt string, stream bool) string {
 // the runs recorded.
 func record(t *testing.T, store string, fake *fakeapi.Server, fn func(c *client)) []proxy.RecordedRun {
 	t.Helper()
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: fake.URL})
+	return serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: fake.URL}, fn).Runs
+}
+
+// serve runs fn against a proxy made with cfg, and returns the result of
+// closing it.
+func serve(t *testing.T, cfg proxy.Config, fn func(c *client)) *proxy.Result {
+	t.Helper()
+	srv, err := proxy.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +100,7 @@ func record(t *testing.T, store string, fake *fakeapi.Server, fn func(c *client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Runs
+	return res
 }
 
 // replay runs fn against a replaying proxy serving run id, with an
@@ -106,15 +113,7 @@ func replay(t *testing.T, store, id string, fn func(c *client), opts ...func(*pr
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := proxy.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn(newClient(t, srv))
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := serve(t, cfg, fn)
 	if n := up.n.Load(); n != 0 {
 		t.Errorf("replay sent %d requests upstream, want none", n)
 	}
@@ -276,15 +275,8 @@ func TestFaultsAreRecordedAndReplayedTheSame(t *testing.T) {
 			c.do("POST", "/anthropic/v1/messages", `{"model":"claude-x","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`, nil),
 		}
 	}
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: deadURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := agent(newClient(t, srv))
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var recorded []exchange
+	res := serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: deadURL}, func(c *client) { recorded = agent(c) })
 	fake.Close()
 
 	if recorded[0].status != 503 {

@@ -148,16 +148,7 @@ func TestUnbranchedParallelRequestsMatchByExactRequest(t *testing.T) {
 	// The upstream answers none until all three are in: they are in
 	// flight together whatever the scheduler does.
 	bar := &barrier{n: 3, ch: make(chan struct{})}
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, Upstream: bar})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded = do3(newClient(t, srv), a, b, c3)
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := res.Runs
+	runs := serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, Upstream: bar}, func(c *client) { recorded = do3(c, a, b, c3) }).Runs
 	fake.Close()
 	for range 3 {
 		rep := replay(t, store, runs[0].ID, func(c *client) {
