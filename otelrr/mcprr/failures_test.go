@@ -88,11 +88,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				t.Errorf("the garbage call's boundary does not record the lost connection")
 			}
 			srv.stop(t)
-			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-			faithful(t, rep)
-			if got != want {
-				t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
-			}
+			replaySame(t, dir, id, want, work)
 		})
 	}
 }
@@ -133,11 +129,7 @@ func TestConnectionLostBetweenCalls(t *testing.T) {
 		t.Fatalf("recording saw:\n%s", want)
 	}
 	srv.stop(t)
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 	if cmd.Process != nil {
 		t.Errorf("the replay started the server")
 	}
@@ -229,12 +221,8 @@ func TestSDKTimersDoNotFireOnReplay(t *testing.T) {
 		}
 	}
 	srv.stop(t)
-	for i := range 3 {
-		rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-		faithful(t, rep)
-		if got != want {
-			t.Errorf("replay %d saw %q, the recording %q", i, got, want)
-		}
+	for range 3 {
+		replaySame(t, dir, id, want, work)
 	}
 }
 
@@ -250,11 +238,7 @@ func TestConnectFailureReplaysTheSameError(t *testing.T) {
 	if !strings.Contains(want, "no-such-server") {
 		t.Fatalf("recording saw %q", want)
 	}
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %q, the recording %q", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 }
 
 // TestCallsNeedTheRunsContext: a session connected without a run, and a

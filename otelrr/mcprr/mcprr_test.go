@@ -173,6 +173,17 @@ func faithful(t *testing.T, rep *analyze.Report) {
 	}
 }
 
+// replaySame replays run id from the store at dir with work, failing t
+// unless the replay is faithful and work sees what it saw recording, want.
+func replaySame[T comparable](t *testing.T, dir, id string, want T, work func(context.Context) (T, error)) {
+	t.Helper()
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
+	faithful(t, rep)
+	if got != want {
+		t.Errorf("replay saw:\n%+v\nthe recording:\n%+v", got, want)
+	}
+}
+
 // TestRecordThenReplayWithoutTheServer records a session with each kind
 // of server, then replays it with the server gone (the stdio server's
 // binary deleted, the HTTP server closed): the agent sees exactly what it
@@ -216,11 +227,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			}
 
 			srv.stop(t)
-			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-			faithful(t, rep)
-			if got != want {
-				t.Errorf("replay showed the agent:\n%s\nthe recording:\n%s", got, want)
-			}
+			replaySame(t, dir, id, want, work)
 			if n := srv.calls(t); n != recorded {
 				t.Errorf("the server was reached %d times on replay", n-recorded)
 			}
@@ -315,11 +322,7 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 		t.Fatalf("recording saw %+v", want)
 	}
 	srv.stop(t)
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %+v, recording %+v", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 	recs := readRun(t, dir, id)
 	for _, r := range recs {
 		switch r.Name {

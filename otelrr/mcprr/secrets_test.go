@@ -104,11 +104,7 @@ func TestServerSecretsNeverStored(t *testing.T) {
 	if ep := connects[1]["endpoint"]; ep != httpSrv.URL+"/mcp?token=REDACTED&units=metric" {
 		t.Errorf("stored endpoint %v", ep)
 	}
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %q, the recording %q", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 	if n := stdio.count(t, "start"); n != 1 {
 		t.Errorf("the server was started %d times, want once (when recording)", n)
 	}
