@@ -62,19 +62,6 @@ func replayFn(t *testing.T, dir, id string, fn func(ctx context.Context, tp *ote
 	return rep
 }
 
-func readRun(t *testing.T, dir, id string) *spanlog.Run {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
-}
-
 func onlyDivergence(t *testing.T, rep *analyze.Report) analyze.Divergence {
 	t.Helper()
 	if len(rep.Divergences) != 1 {

@@ -52,11 +52,18 @@ func (a *agent) lookup(_ context.Context, args map[string]string) (map[string]st
 }
 
 func (a *agent) run(ctx context.Context, tp *otelrr.TracerProvider) (string, error) {
-	ctx, run, err := tp.StartRun(ctx, "test-agent")
+	return runIn(ctx, tp, "test-agent", a.work)
+}
+
+// runIn runs work in a run of tp named name, ended with work's error, and
+// returns work's result and error, or the error of starting or ending the
+// run.
+func runIn(ctx context.Context, tp *otelrr.TracerProvider, name string, work func(context.Context) (string, error)) (string, error) {
+	ctx, run, err := tp.StartRun(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	out, err := a.work(ctx)
+	out, err := work(ctx)
 	if endErr := run.End(err); endErr != nil {
 		return "", endErr
 	}
@@ -115,6 +122,20 @@ func newTP(t *testing.T, dir string, opts ...otelrr.Option) *otelrr.TracerProvid
 	}
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	return tp
+}
+
+// readRun reads run id from the store at dir.
+func readRun(t *testing.T, dir, id string) *spanlog.Run {
+	t.Helper()
+	store, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := store.ReadRun(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
 
 func record(t *testing.T, dir string, a *agent) (traceID, out string) {
