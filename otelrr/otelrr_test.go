@@ -178,11 +178,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 	if rec.llmCalls.Load() != 2 || rec.toolCalls.Load() != 2 {
 		t.Fatalf("recording made %d llm and %d tool calls, want 2 and 2", rec.llmCalls.Load(), rec.toolCalls.Load())
 	}
-	store, _ := spanlog.OpenExisting(dir)
-	orig, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := readRun(t, dir, id)
 	if orig.Info.Status != spanlog.StatusComplete || len(orig.Records) != 7 {
 		t.Fatalf("stored run: status %s, %d boundaries; want complete, 7 (%s)", orig.Info.Status, len(orig.Records), orig.Info.Reason)
 	}
@@ -199,10 +195,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 		t.Errorf("replay made %d live LLM/tool calls, want 0", n)
 	}
 	// The replay is itself recorded, refers to the original, and has the same boundary sequence.
-	replayed, err := store.ReadRun(rep.ReplayTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	replayed := readRun(t, dir, rep.ReplayTrace)
 	if replayed.Info.ReplayOf != id {
 		t.Errorf("replay run replay_of = %q, want %q", replayed.Info.ReplayOf, id)
 	}
