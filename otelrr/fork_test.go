@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/replayer"
 )
 
@@ -32,7 +33,7 @@ func TestForkServesThenRunsLive(t *testing.T) {
 	if n := a.toolCalls.Load() - tools; n != 0 {
 		t.Errorf("the fork ran %d tools before its fork point", n)
 	}
-	fork := readRun(t, dir, rep.ReplayTrace)
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	info := fork.Info
 	if info.ReplayOf != id || info.ReplayMode != replayer.ForkMode || info.Ended == nil || info.Ended.ForkSeq == nil || *info.Ended.ForkSeq != last.Seq || info.Ended.Live != 1 {
 		t.Errorf("fork run %+v, ended %+v", info.RunMeta, info.Ended)
@@ -73,7 +74,7 @@ func TestForkRefusesToolsNotAllowedLive(t *testing.T) {
 	if len(rep.Refused) != 1 || rep.Refused[0].Name != "lookup_order" {
 		t.Errorf("refused %+v", rep.Refused)
 	}
-	fork := readRun(t, dir, rep.ReplayTrace)
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	if last := fork.Records[len(fork.Records)-1]; last.Seq != tool.Seq || !last.Failed || last.Attributes[boundary.AttrRefused] != true || last.Attributes[boundary.AttrLiveBoundary] != nil {
 		t.Errorf("the fork stored the refused call as seq %d, failed %t, attributes %v", last.Seq, last.Failed, last.Attributes)
 	}
@@ -130,7 +131,7 @@ func TestOverrideIsServedAndMarked(t *testing.T) {
 	if n := a.llmCalls.Load() - llm; n != 1 {
 		t.Errorf("the model was called %d times, want once (the fork point)", n)
 	}
-	fork := readRun(t, dir, rep.ReplayTrace)
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	for _, r := range fork.Records {
 		marked, _ := r.Attributes[boundary.AttrOverridden].(bool)
 		if marked != (r.Seq == 2) {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 
 	"github.com/agentrr/agentrr/analyze"
@@ -125,18 +126,6 @@ func newTP(t *testing.T, dir string, opts ...otelrr.Option) *otelrr.TracerProvid
 }
 
 // readRun reads run id from the store at dir.
-func readRun(t *testing.T, dir, id string) *spanlog.Run {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
-}
 
 func record(t *testing.T, dir string, a *agent) (traceID, out string) {
 	t.Helper()
@@ -178,7 +167,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 	if rec.llmCalls.Load() != 2 || rec.toolCalls.Load() != 2 {
 		t.Fatalf("recording made %d llm and %d tool calls, want 2 and 2", rec.llmCalls.Load(), rec.toolCalls.Load())
 	}
-	orig := readRun(t, dir, id)
+	orig := storetest.ReadRun(t, dir, id)
 	if orig.Info.Status != spanlog.StatusComplete || len(orig.Records) != 7 {
 		t.Fatalf("stored run: status %s, %d boundaries; want complete, 7 (%s)", orig.Info.Status, len(orig.Records), orig.Info.Reason)
 	}
@@ -195,7 +184,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 		t.Errorf("replay made %d live LLM/tool calls, want 0", n)
 	}
 	// The replay is itself recorded, refers to the original, and has the same boundary sequence.
-	replayed := readRun(t, dir, rep.ReplayTrace)
+	replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	if replayed.Info.ReplayOf != id {
 		t.Errorf("replay run replay_of = %q, want %q", replayed.Info.ReplayOf, id)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -74,7 +75,7 @@ func (c *otlpCapture) scan(t *testing.T, secret string) int {
 // scanRun fails the test if any decoded boundary of run id holds secret.
 func scanRun(t *testing.T, dir, id, secret string) {
 	t.Helper()
-	for _, r := range readRun(t, dir, id).Records {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if blob := fmt.Sprint(string(r.Request), string(r.Response), r.Error, r.Attributes); strings.Contains(blob, secret) {
 			t.Errorf("boundary seq %d holds %q", r.Seq, secret)
 		}
@@ -158,7 +159,7 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 			t.Fatal("nothing was forwarded")
 		}
 	}
-	rec := readRun(t, dir, run.TraceID()).Records
+	rec := storetest.ReadRun(t, dir, run.TraceID()).Records
 	if !strings.Contains(string(rec[0].Request), `"password":"[redacted:hmac:`) || !strings.Contains(string(rec[0].Response), `"token":"[redacted:hmac:`) ||
 		!strings.Contains(string(rec[1].Request), `"content":"[redacted:hmac:`) {
 		t.Errorf("stored payloads:\n%s\n%s\n%s", rec[0].Request, rec[0].Response, rec[1].Request)
@@ -249,7 +250,7 @@ func TestRedactKeysFromTheEnvironment(t *testing.T) {
 	for _, s := range []string{"123-45-6789", "4111111111111111"} {
 		scanRun(t, dir, run.TraceID(), s)
 	}
-	if r := readRun(t, dir, run.TraceID()).Records[0]; !strings.Contains(string(r.Request), `"amount":"10"`) {
+	if r := storetest.ReadRun(t, dir, run.TraceID()).Records[0]; !strings.Contains(string(r.Request), `"amount":"10"`) {
 		t.Errorf("request %s", r.Request)
 	}
 }

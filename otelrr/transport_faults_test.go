@@ -24,6 +24,7 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -48,7 +49,7 @@ func TestSDKRetriesReplayWithoutWaiting(t *testing.T) {
 			if took := time.Since(start); took < 3*time.Second {
 				t.Fatalf("recording took %v: the SDK did not honour Retry-After: 3 (is the test still testing retries?)", took)
 			}
-			run := readRun(t, dir, id)
+			run := storetest.ReadRun(t, dir, id)
 			if got := sdkKinds(t, dir, id)[:4]; !slices.Equal(got, []string{"llm " + sc.model, "llm " + sc.model, "llm " + sc.model, "tool lookup_order"}) {
 				t.Fatalf("boundaries %q: want the three attempts, then the tool", got)
 			}
@@ -73,7 +74,7 @@ func TestSDKRetriesReplayWithoutWaiting(t *testing.T) {
 			if took >= 3*time.Second {
 				t.Errorf("replay took %v: it waited for the recorded Retry-After", took)
 			}
-			replayed := readRun(t, dir, rep.ReplayTrace)
+			replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
 			for i := range 2 {
 				if replayed.Records[i].Attributes[boundary.AttrHTTPRetryWaitSkipped] == nil {
 					t.Errorf("replayed attempt %d does not say its retry wait was skipped", i)
@@ -139,7 +140,7 @@ func TestSDKCutStreamReplaysAsTheSameCut(t *testing.T) {
 			var resp struct {
 				BodyError string `json:"body_error"`
 			}
-			if err := json.Unmarshal(readRun(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
+			if err := json.Unmarshal(storetest.ReadRun(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
 				t.Errorf("the cut is not recorded: %+v %v", resp, err)
 			}
 			srv.Close()
@@ -191,7 +192,7 @@ func TestSDKSecretsNeverStored(t *testing.T) {
 			}
 			for _, secret := range []string{key, wrongKey, "TESTSECRET"} {
 				sdkScanStore(t, dir, secret)
-				for _, r := range readRun(t, dir, id).Records {
+				for _, r := range storetest.ReadRun(t, dir, id).Records {
 					if blob := fmt.Sprint(r.Request, r.Response, r.Error, r.Attributes); strings.Contains(blob, secret) || bytes.Contains(r.Request, []byte(secret)) || bytes.Contains(r.Response, []byte(secret)) {
 						t.Errorf("boundary seq %d holds %q", r.Seq, secret)
 					}
@@ -334,7 +335,7 @@ func TestSDKConnectionErrorReplaysWithTheSameText(t *testing.T) {
 	if recErr == nil || !strings.Contains(recErr.Error(), "connect") {
 		t.Fatalf("record err = %v, want a connection error", recErr)
 	}
-	run := readRun(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	if len(run.Records) != 2 || !run.Records[0].Failed || run.Records[0].Attributes[boundary.AttrHTTPConnectFailed] != true {
 		t.Fatalf("recorded %d boundaries (%+v), want 2 failed attempts whose connection failed", len(run.Records), run.Records)
 	}

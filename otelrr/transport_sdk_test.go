@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -286,7 +287,7 @@ func sdkReplayOn(t *testing.T, dir, id string, tpOpts []otelrr.Option, setup fun
 func sdkKinds(t *testing.T, dir, id string) []string {
 	t.Helper()
 	var out []string
-	for _, r := range readRun(t, dir, id).Records {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		out = append(out, string(r.Kind)+" "+r.Name)
 	}
 	return out

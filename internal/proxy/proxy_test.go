@@ -19,6 +19,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/proxy"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -120,19 +121,6 @@ func replay(t *testing.T, store, id string, fn func(c *client), opts ...func(*pr
 	return res.Report
 }
 
-func readRun(t *testing.T, store, id string) *spanlog.Run {
-	t.Helper()
-	st, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := st.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
-}
-
 func requireFaithful(t *testing.T, rep *analyze.Report) {
 	t.Helper()
 	if rep == nil || !rep.Faithful() {
@@ -184,7 +172,7 @@ func TestRecordsAndReplaysChatAndStreamsByteForByte(t *testing.T) {
 		t.Errorf("malformed body: status %d, want the upstream's 400", recorded[5].status)
 	}
 
-	run := readRun(t, store, runs[0].ID)
+	run := storetest.ReadRun(t, store, runs[0].ID)
 	if run.Info.Status != spanlog.StatusComplete || len(run.Records) != 6 {
 		t.Fatalf("run %s: %d boundaries", run.Info.Status, len(run.Records))
 	}
@@ -288,7 +276,7 @@ func TestFaultsAreRecordedAndReplayedTheSame(t *testing.T) {
 	if recorded[2].status != http.StatusBadGateway || !strings.Contains(recorded[2].body, "connection refused") || !strings.Contains(recorded[2].body, `"type":"error"`) {
 		t.Errorf("unreachable upstream: got %d %s", recorded[2].status, recorded[2].body)
 	}
-	run := readRun(t, store, res.Runs[0].ID)
+	run := storetest.ReadRun(t, store, res.Runs[0].ID)
 	if len(run.Records) != 3 || !run.Records[2].Failed {
 		t.Fatalf("want 3 boundaries, the last failed: %+v", run.Records)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 	"github.com/agentrr/agentrr/rrtest"
@@ -79,7 +80,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				t.Fatalf("recording saw:\n%s\nwant the garbage call to fail with a TransportError, and the next one with the connection closed", want)
 			}
 			var lost bool
-			for _, r := range readRun(t, dir, id) {
+			for _, r := range storetest.ReadRun(t, dir, id).Records {
 				if r.Name == "garbage" && strings.Contains(string(r.Response), `"lost":true`) && r.Attributes["error.type"] == "transport_error" {
 					lost = true
 				}
@@ -215,7 +216,7 @@ func TestSDKTimersDoNotFireOnReplay(t *testing.T) {
 	if want != "done after 3 pings\nping: <nil>\nsunny in Lisbon, 21°C" {
 		t.Fatalf("recording saw %q", want)
 	}
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if strings.Contains(r.Name, "ping") {
 			t.Errorf("a ping was recorded as a boundary: %s %s", r.Kind, r.Name)
 		}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 	"github.com/agentrr/agentrr/rrtest"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // serverKinds are the ways the tests reach the test server.
@@ -153,19 +153,6 @@ func text(cs []mcp.Content) string {
 	return strings.Join(parts, " ")
 }
 
-func readRun(t *testing.T, dir, id string) []boundary.Record {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.Records
-}
-
 func faithful(t *testing.T, rep *analyze.Report) {
 	t.Helper()
 	if !rep.Faithful() {
@@ -235,7 +222,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			// One boundary per request: connect, the handshake, two
 			// listings, three tool calls, a read, a prompt.
 			var kinds []string
-			for _, r := range readRun(t, dir, id) {
+			for _, r := range storetest.ReadRun(t, dir, id).Records {
 				kinds = append(kinds, string(r.Kind)+" "+r.Name)
 			}
 			handshake := []string{"mcp server/discover"}
@@ -323,7 +310,7 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 	}
 	srv.stop(t)
 	replaySame(t, dir, id, want, work)
-	recs := readRun(t, dir, id)
+	recs := storetest.ReadRun(t, dir, id).Records
 	for _, r := range recs {
 		switch r.Name {
 		case "nope":
@@ -352,7 +339,7 @@ func TestToolCallSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	byName := map[string]boundary.Record{}
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		byName[r.Name] = r
 	}
 	fc := byName["forecast"]
@@ -412,7 +399,7 @@ func TestClientVersionDoesNotCount(t *testing.T) {
 		if got != want {
 			t.Errorf("protocol %q: replay saw %q, the recording %q", protocol, got, want)
 		}
-		for _, r := range readRun(t, dir, id) {
+		for _, r := range storetest.ReadRun(t, dir, id).Records {
 			if strings.Contains(string(r.Request), "1.0.0") {
 				t.Errorf("protocol %q: %s %s request holds the client version: %s", protocol, r.Kind, r.Name, r.Request)
 			}

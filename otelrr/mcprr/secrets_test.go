@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 )
 
@@ -81,7 +82,7 @@ func TestServerSecretsNeverStored(t *testing.T) {
 		t.Errorf("the agent saw %q, want the token masked", want)
 	}
 	var connects []map[string]any
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if strings.HasPrefix(r.Name, "connect ") {
 			var info map[string]any
 			if err := json.Unmarshal(r.Response, &info); err != nil {
