@@ -153,7 +153,7 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 		t.Errorf("the agent got token %q while recording; want the redacted value replay will give it", token)
 	}
 	for _, secret := range []string{password, "tok-LIVE-SESSION-777", "alice@example.com", "test-redaction-key"} {
-		sdkScanStore(t, dir, secret)
+		storetest.NoSecrets(t, dir, secret)
 		scanRun(t, dir, run.TraceID(), secret)
 		if n := fwd.scan(t, secret); n == 0 {
 			t.Fatal("nothing was forwarded")
@@ -289,7 +289,7 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 					t.Fatal("no request reached the server")
 				}
 				for _, secret := range []string{apiKey, "FORWARDSECRET", email} {
-					sdkScanStore(t, dir, secret)
+					storetest.NoSecrets(t, dir, secret)
 					scanRun(t, dir, run.TraceID(), secret)
 					if n := fwd.scan(t, secret); n == 0 {
 						t.Fatal("nothing was forwarded")

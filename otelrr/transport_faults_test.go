@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -191,7 +188,7 @@ func TestSDKSecretsNeverStored(t *testing.T) {
 				t.Fatal("the key was not sent to the server")
 			}
 			for _, secret := range []string{key, wrongKey, "TESTSECRET"} {
-				sdkScanStore(t, dir, secret)
+				storetest.NoSecrets(t, dir, secret)
 				for _, r := range storetest.ReadRun(t, dir, id).Records {
 					if blob := fmt.Sprint(r.Request, r.Response, r.Error, r.Attributes); strings.Contains(blob, secret) || bytes.Contains(r.Request, []byte(secret)) || bytes.Contains(r.Response, []byte(secret)) {
 						t.Errorf("boundary seq %d holds %q", r.Seq, secret)
@@ -226,29 +223,6 @@ func sdkErrorMessage(err error) string {
 		return ae.RawJSON()
 	}
 	return err.Error()
-}
-
-// sdkScanStore fails the test if any file under dir holds secret.
-func sdkScanStore(t *testing.T, dir, secret string) {
-	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files++
-		if bytes.Contains(b, []byte(secret)) {
-			t.Errorf("%s holds %q", path, secret)
-		}
-		return nil
-	})
-	if err != nil || files == 0 {
-		t.Fatalf("scan %s: %d files, %v", dir, files, err)
-	}
 }
 
 // TestSDKEditedRequestDiverges: a replay whose request differs from the

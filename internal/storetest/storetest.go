@@ -3,6 +3,10 @@
 package storetest
 
 import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/agentrr/agentrr/spanlog"
@@ -21,4 +25,30 @@ func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
 		t.Fatal(err)
 	}
 	return run
+}
+
+// NoSecrets fails t if any file under dir, the store's files as written,
+// holds one of secrets, or if there is no file under dir to scan.
+func NoSecrets(t testing.TB, dir string, secrets ...string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds the secret %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		t.Fatalf("scan %s: %d files, %v", dir, files, err)
+	}
 }
