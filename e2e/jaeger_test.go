@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -360,19 +361,6 @@ func getTrace(t *testing.T, query int, id string) ([]ptrace.Span, int) {
 	return out, resp.StatusCode
 }
 
-func readStored(t *testing.T, store, id string) *spanlog.Run {
-	t.Helper()
-	s, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // checkBoundaries checks that the spans Jaeger holds carry every stored
 // boundary, attribute for attribute, plus the run root span.
 func checkBoundaries(t *testing.T, spans []ptrace.Span, stored *spanlog.Run) {
@@ -466,7 +454,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// variable only.
 	store1 := filepath.Join(dir, "store1")
 	id := runID(t, run(t, []string{"AGENTRR_STORE=" + store1, forward}, b.agent))
-	stored := readStored(t, store1, id)
+	stored := storetest.ReadRun(t, store1, id)
 	if stored.Info.Status != spanlog.StatusComplete || len(stored.Records) == 0 {
 		t.Fatalf("recorded run: %s (%s), %d boundaries", stored.Info.Status, stored.Info.Reason, len(stored.Records))
 	}
@@ -477,7 +465,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// 2b. The same over OTLP/gRPC.
 	storeGRPC := filepath.Join(dir, "store-grpc")
 	idGRPC := runID(t, run(t, []string{"AGENTRR_STORE=" + storeGRPC, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_ENDPOINT=" + url(j.otlpGRPC)}, b.agent))
-	storedGRPC := readStored(t, storeGRPC, idGRPC)
+	storedGRPC := storetest.ReadRun(t, storeGRPC, idGRPC)
 	checkBoundaries(t, fetchTrace(t, j.query, idGRPC, len(storedGRPC.Records)+1), storedGRPC)
 
 	// 3. Replay from Jaeger, into a fresh store, forwarding the replay.
@@ -540,7 +528,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 			t.Fatalf("export: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 	}
-	stored3 := readStored(t, store3, id3)
+	stored3 := storetest.ReadRun(t, store3, id3)
 	checkBoundaries(t, fetchTrace(t, j.query, id3, len(stored3.Records)+1), stored3)
 	r = run(t, []string{"AGENTRR_STORE=" + store2}, b.agentrr, "replay", "--from-trace", id3, "--jaeger", jaegerURL, "--", b.agent)
 	if r.code != 0 {
@@ -551,7 +539,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// the replay from Jaeger is refused, naming the cut boundaries.
 	store4 := filepath.Join(dir, "store4")
 	id4 := runID(t, run(t, []string{"AGENTRR_STORE=" + store4, forward, "AGENTRR_FORWARD_PAYLOAD_LIMIT=64"}, b.agent))
-	if st := readStored(t, store4, id4).Info.Status; st != spanlog.StatusComplete {
+	if st := storetest.ReadRun(t, store4, id4).Info.Status; st != spanlog.StatusComplete {
 		t.Fatalf("run with cut forwarded payloads is %s in the store, want complete", st)
 	}
 	fetchTrace(t, j.query, id4, len(stored.Records)+1)
@@ -589,7 +577,7 @@ func TestCollectorToJaegerAndAgentrr(t *testing.T) {
 
 	local := filepath.Join(dir, "local")
 	id := runID(t, run(t, []string{"AGENTRR_STORE=" + local, "OTEL_EXPORTER_OTLP_ENDPOINT=" + url(p[1])}, b.agent))
-	stored := readStored(t, local, id)
+	stored := storetest.ReadRun(t, local, id)
 	checkBoundaries(t, fetchTrace(t, j.query, id, len(stored.Records)+1), stored)
 
 	// collect answered the collector only once the spans were synced.
@@ -606,7 +594,7 @@ func TestCollectorToJaegerAndAgentrr(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	got := readStored(t, collected, id)
+	got := storetest.ReadRun(t, collected, id)
 	if len(got.Records) != len(stored.Records) || got.Info.Name != stored.Info.Name || got.Info.Service != stored.Info.Service {
 		t.Fatalf("collected run: %d records, name %q, service %q; want %d, %q, %q", len(got.Records), got.Info.Name, got.Info.Service, len(stored.Records), stored.Info.Name, stored.Info.Service)
 	}

@@ -74,18 +74,27 @@ func copySpan(sp ptrace.Span, s sdktrace.ReadOnlySpan, extra []attribute.KeyValu
 	}
 }
 
+// spanKinds pairs each span kind of the SDK with its OTLP counterpart:
+// spanKind reads it one way (encoding a span), otelKind the other (reading
+// one back).
+var spanKinds = []struct {
+	sdk  trace.SpanKind
+	otlp ptrace.SpanKind
+}{
+	{trace.SpanKindUnspecified, ptrace.SpanKindUnspecified},
+	{trace.SpanKindInternal, ptrace.SpanKindInternal},
+	{trace.SpanKindServer, ptrace.SpanKindServer},
+	{trace.SpanKindClient, ptrace.SpanKindClient},
+	{trace.SpanKindProducer, ptrace.SpanKindProducer},
+	{trace.SpanKindConsumer, ptrace.SpanKindConsumer},
+}
+
+// spanKind is the OTLP span kind of k; an unknown kind is unspecified.
 func spanKind(k trace.SpanKind) ptrace.SpanKind {
-	switch k {
-	case trace.SpanKindInternal:
-		return ptrace.SpanKindInternal
-	case trace.SpanKindServer:
-		return ptrace.SpanKindServer
-	case trace.SpanKindClient:
-		return ptrace.SpanKindClient
-	case trace.SpanKindProducer:
-		return ptrace.SpanKindProducer
-	case trace.SpanKindConsumer:
-		return ptrace.SpanKindConsumer
+	for _, p := range spanKinds {
+		if p.sdk == k {
+			return p.otlp
+		}
 	}
 	return ptrace.SpanKindUnspecified
 }
@@ -104,26 +113,22 @@ func putAttr(m pcommon.Map, kv attribute.KeyValue) {
 	case attribute.STRING:
 		m.PutStr(k, kv.Value.AsString())
 	case attribute.BOOLSLICE:
-		s := m.PutEmptySlice(k)
-		for _, v := range kv.Value.AsBoolSlice() {
-			s.AppendEmpty().SetBool(v)
-		}
+		putSlice(m, k, kv.Value.AsBoolSlice(), pcommon.Value.SetBool)
 	case attribute.INT64SLICE:
-		s := m.PutEmptySlice(k)
-		for _, v := range kv.Value.AsInt64Slice() {
-			s.AppendEmpty().SetInt(v)
-		}
+		putSlice(m, k, kv.Value.AsInt64Slice(), pcommon.Value.SetInt)
 	case attribute.FLOAT64SLICE:
-		s := m.PutEmptySlice(k)
-		for _, v := range kv.Value.AsFloat64Slice() {
-			s.AppendEmpty().SetDouble(v)
-		}
+		putSlice(m, k, kv.Value.AsFloat64Slice(), pcommon.Value.SetDouble)
 	case attribute.STRINGSLICE:
-		s := m.PutEmptySlice(k)
-		for _, v := range kv.Value.AsStringSlice() {
-			s.AppendEmpty().SetStr(v)
-		}
+		putSlice(m, k, kv.Value.AsStringSlice(), pcommon.Value.SetStr)
 	default:
 		m.PutStr(k, kv.Value.String())
+	}
+}
+
+// putSlice sets k in m to a slice holding vs, each element set with set.
+func putSlice[T any](m pcommon.Map, k string, vs []T, set func(pcommon.Value, T)) {
+	s := m.PutEmptySlice(k)
+	for _, v := range vs {
+		set(s.AppendEmpty(), v)
 	}
 }

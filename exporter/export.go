@@ -263,18 +263,13 @@ func keyValue(k string, v pcommon.Value) attribute.KeyValue {
 	return attribute.String(k, v.AsString())
 }
 
+// otelKind is the SDK span kind of the OTLP kind k; an unknown kind is
+// internal.
 func otelKind(k ptrace.SpanKind) trace.SpanKind {
-	switch k {
-	case ptrace.SpanKindServer:
-		return trace.SpanKindServer
-	case ptrace.SpanKindClient:
-		return trace.SpanKindClient
-	case ptrace.SpanKindProducer:
-		return trace.SpanKindProducer
-	case ptrace.SpanKindConsumer:
-		return trace.SpanKindConsumer
-	case ptrace.SpanKindUnspecified:
-		return trace.SpanKindUnspecified
+	for _, p := range spanKinds {
+		if p.otlp == k {
+			return p.sdk
+		}
 	}
 	return trace.SpanKindInternal
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 // benchDoc is a realistic JSON tool payload: a search query and its hits,
@@ -51,11 +51,7 @@ func BenchmarkToolRecord(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
 			doc := newBenchDoc(size)
-			tp := benchTP(b, b.TempDir())
-			ctx, run, err := tp.StartRun(context.Background(), "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
+			ctx, run := benchRun(b, benchTP(b, b.TempDir()))
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
@@ -74,11 +70,7 @@ func BenchmarkToolRecord(b *testing.B) {
 // goroutines into one run; concurrent boundaries share fsyncs.
 func BenchmarkToolRecordParallel(b *testing.B) {
 	doc := newBenchDoc(1 << 10)
-	tp := benchTP(b, b.TempDir())
-	ctx, run, err := tp.StartRun(context.Background(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx, run := benchRun(b, benchTP(b, b.TempDir()))
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
@@ -101,15 +93,22 @@ func BenchmarkToolRecordParallel(b *testing.B) {
 func BenchmarkToolReplay(b *testing.B) {
 	const n = 1000
 	dir, id := benchRecording(b, n)
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rec := rrtest.Load(b, dir, id)
 	doc := newBenchDoc(1 << 10)
+	benchReplay(b, rec, n, func(ctx context.Context) error {
+		for range n {
+			if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// benchReplay replays rec in-process until b is done, each replay a run of
+// a new provider in which work makes the run's n boundaries, fails b
+// unless every replay is faithful, and reports the cost per boundary.
+func benchReplay(b *testing.B, rec *replayer.Recording, n int, work func(ctx context.Context) error) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
@@ -122,12 +121,7 @@ func BenchmarkToolReplay(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			for range n {
-				if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
-					return err
-				}
-			}
-			return run.End(nil)
+			return run.End(work(ctx))
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -144,11 +138,7 @@ func BenchmarkToolReplay(b *testing.B) {
 func benchRecording(b *testing.B, n int) (dir, id string) {
 	b.Helper()
 	dir = b.TempDir()
-	tp := benchTP(b, dir)
-	ctx, run, err := tp.StartRun(context.Background(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx, run := benchRun(b, benchTP(b, dir))
 	doc := newBenchDoc(1 << 10)
 	for range n {
 		if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
@@ -159,6 +149,16 @@ func benchRecording(b *testing.B, n int) (dir, id string) {
 		b.Fatal(err)
 	}
 	return dir, run.TraceID()
+}
+
+// benchRun starts the run "bench" of tp.
+func benchRun(b *testing.B, tp *otelrr.TracerProvider) (context.Context, *otelrr.Run) {
+	b.Helper()
+	ctx, run, err := tp.StartRun(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ctx, run
 }
 
 func benchTP(b *testing.B, dir string) *otelrr.TracerProvider {
@@ -186,11 +186,7 @@ func BenchmarkToolRecordBranches(b *testing.B) {
 	for _, branches := range []int{1, 8} {
 		b.Run(fmt.Sprintf("branches=%d", branches), func(b *testing.B) {
 			doc := newBenchDoc(1 << 10)
-			tp := benchTP(b, b.TempDir())
-			ctx, run, err := tp.StartRun(context.Background(), "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
+			ctx, run := benchRun(b, benchTP(b, b.TempDir()))
 			b.ReportAllocs()
 			b.ResetTimer()
 			if err := benchBranches(ctx, b.N, branches, true, doc); err != nil {
@@ -220,10 +216,7 @@ func BenchmarkToolReplayBranches(b *testing.B) {
 			doc := newBenchDoc(1 << 10)
 			dir := b.TempDir()
 			tp := benchTP(b, dir)
-			ctx, run, err := tp.StartRun(context.Background(), "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
+			ctx, run := benchRun(b, tp)
 			if err := benchBranches(ctx, n, c.branches, true, doc); err != nil {
 				b.Fatal(err)
 			}
@@ -231,36 +224,10 @@ func BenchmarkToolReplayBranches(b *testing.B) {
 				b.Fatal(err)
 			}
 			tp.Shutdown(context.Background())
-			store, err := spanlog.OpenExisting(dir)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rec, err := replayer.Load(store, run.TraceID())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-					tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(b.TempDir()), otelrr.WithServiceName("bench"))
-					if err != nil {
-						return err
-					}
-					defer tp.Shutdown(context.Background())
-					ctx, run, err := tp.StartRun(ctx, "bench")
-					if err != nil {
-						return err
-					}
-					return run.End(benchBranches(ctx, n, c.branches, c.concurrent, doc))
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !rep.Faithful() {
-					b.Fatalf("replay diverged: %+v", rep.Divergences)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/boundary")
+			rec := rrtest.Load(b, dir, run.TraceID())
+			benchReplay(b, rec, n, func(ctx context.Context) error {
+				return benchBranches(ctx, n, c.branches, c.concurrent, doc)
+			})
 		})
 	}
 }

@@ -144,15 +144,7 @@ type agentRun struct {
 }
 
 func (a *agentRun) run(ctx context.Context, tp *otelrr.TracerProvider) (string, error) {
-	ctx, run, err := tp.StartRun(ctx, "fanout")
-	if err != nil {
-		return "", err
-	}
-	out, err := a.work(ctx)
-	if endErr := run.End(err); endErr != nil {
-		return "", endErr
-	}
-	return out, err
+	return runIn(ctx, tp, "fanout", a.work)
 }
 
 func loadRecording(t *testing.T, dir, id string) *replayer.Recording {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -60,19 +61,6 @@ func replayFn(t *testing.T, dir, id string, fn func(ctx context.Context, tp *ote
 		t.Fatal(err)
 	}
 	return rep
-}
-
-func readRun(t *testing.T, dir, id string) *spanlog.Run {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
 }
 
 func onlyDivergence(t *testing.T, rep *analyze.Report) analyze.Divergence {
@@ -135,7 +123,7 @@ func TestMissingTail(t *testing.T) {
 		t.Errorf("divergence expected %s; halted %v finished %v", d.ExpectedKind, rep.Halted, rep.Finished)
 	}
 	// The replayed run records its verdict.
-	replayed := readRun(t, dir, rep.ReplayTrace)
+	replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	if e := replayed.Info.Ended; e == nil || e.Verdict != "diverged" || e.Divergences != 1 {
 		t.Errorf("replayed run end = %+v, want verdict diverged with 1 divergence", e)
 	}
@@ -195,7 +183,7 @@ func TestToolErrorsReplayTheSame(t *testing.T) {
 	if !slices.Equal(recorded, want) {
 		t.Errorf("recording, the agent saw %+v, want %+v", recorded, want)
 	}
-	run := readRun(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	if len(run.Records) != 2 || !run.Records[0].Failed || run.Records[0].Error != want[0].text || !slices.Equal(run.Records[0].ErrorIs, []string{"card_declined"}) {
 		t.Fatalf("stored %+v, want a failed boundary classified card_declined", run.Records[0])
 	}
@@ -279,7 +267,7 @@ func TestNeverSampledAgentSpansStillRecordBoundaries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stored := readRun(t, dir, id)
+		stored := storetest.ReadRun(t, dir, id)
 		if stored.Info.Status != spanlog.StatusComplete || len(stored.Records) != 7 {
 			t.Fatalf("stored %s (%s) with %d boundaries, want complete with 7", stored.Info.Status, stored.Info.Reason, len(stored.Records))
 		}
@@ -330,7 +318,7 @@ func TestPayloadCutBySpanLimits(t *testing.T) {
 		if !errors.Is(agentErr, exporter.ErrPayloadCut) {
 			t.Fatalf("helper returned %v, want an error matching exporter.ErrPayloadCut", agentErr)
 		}
-		run := readRun(t, dir, id)
+		run := storetest.ReadRun(t, dir, id)
 		if run.Info.Status != spanlog.StatusDamaged || !strings.Contains(run.Info.Reason, "seq 1") {
 			t.Errorf("stored run is %s (%s), want damaged at seq 1", run.Info.Status, run.Info.Reason)
 		}
@@ -373,7 +361,7 @@ func TestErrorTextAndNameCutBySpanLimits(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			id, agentErr := recordFn(t, dir, func(ctx context.Context, _ *otelrr.TracerProvider) error { return makeBoundary(ctx) }, otelrr.WithSpanLimits(l))
-			run := readRun(t, dir, id)
+			run := storetest.ReadRun(t, dir, id)
 			if run.Info.Status != spanlog.StatusDamaged {
 				t.Fatalf("stored run is %s (%s); this case no longer cuts anything", run.Info.Status, run.Info.Reason)
 			}
@@ -444,7 +432,7 @@ func TestBoundaryAfterShutdownFails(t *testing.T) {
 	}
 	// Shutdown closed the run before it ended: it reads back truncated,
 	// holding only what was acknowledged.
-	stored := readRun(t, dir, run.TraceID())
+	stored := storetest.ReadRun(t, dir, run.TraceID())
 	if stored.Info.Status != spanlog.StatusTruncated || len(stored.Records) != 1 {
 		t.Errorf("stored %s (%s), %d boundaries; want truncated, 1", stored.Info.Status, stored.Info.Reason, len(stored.Records))
 	}
@@ -469,7 +457,7 @@ func TestBoundaryAfterEndFails(t *testing.T) {
 	if v, err := otelrr.Intn(ctx, 10); err == nil {
 		t.Errorf("boundary after End returned %d, nil; want an error", v)
 	}
-	stored := readRun(t, dir, run.TraceID())
+	stored := storetest.ReadRun(t, dir, run.TraceID())
 	if stored.Info.Status != spanlog.StatusComplete || len(stored.Records) != 1 {
 		t.Errorf("stored %s (%s), %d boundaries; want complete with 1", stored.Info.Status, stored.Info.Reason, len(stored.Records))
 	}

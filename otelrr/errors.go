@@ -1,13 +1,10 @@
 package otelrr
 
 import (
-	"context"
-	"errors"
-	"io"
-	"os"
 	"slices"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/sentinel"
 )
 
 // RecordedError is the error a boundary helper (and the HTTP transport)
@@ -43,25 +40,10 @@ func (e *RecordedError) Is(target error) bool { return slices.Contains(e.sentine
 // Timeout reports whether the recorded error was a timeout.
 func (e *RecordedError) Timeout() bool { return e.IsTimeout }
 
-// standardErrors are the sentinels every recorded error is checked against.
-var standardErrors = []namedError{
-	{"context.Canceled", context.Canceled},
-	{"context.DeadlineExceeded", context.DeadlineExceeded},
-	{"io.EOF", io.EOF},
-	{"io.ErrUnexpectedEOF", io.ErrUnexpectedEOF},
-	{"io.ErrClosedPipe", io.ErrClosedPipe},
-	{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded},
-}
-
-type namedError struct {
-	name string
-	err  error
-}
-
 // errorNames is the set of sentinel errors known by name: the standard
 // ones and those registered with WithError.
 type errorNames struct {
-	named []namedError
+	named []sentinel.Named
 }
 
 // WithError registers err, a sentinel error an agent tests for with
@@ -78,30 +60,24 @@ func WithError(name string, err error) Option {
 		if c.errors == nil {
 			c.errors = &errorNames{}
 		}
-		c.errors.named = append(c.errors.named, namedError{name, err})
+		c.errors.named = append(c.errors.named, sentinel.Named{Name: name, Err: err})
 	}
 }
 
-func (n *errorNames) all() []namedError {
+func (n *errorNames) all() []sentinel.Named {
 	if n == nil {
-		return standardErrors
+		return sentinel.Standard
 	}
-	return append(slices.Clip(standardErrors), n.named...)
+	return append(slices.Clip(sentinel.Standard), n.named...)
 }
 
 // recorded returns the RecordedError the real error err becomes, with the
 // text text (err's, redacted).
 func (n *errorNames) recorded(err error, text string) *RecordedError {
-	e := &RecordedError{Text: text}
-	for _, ne := range n.all() {
-		if errors.Is(err, ne.err) {
-			e.Matches = append(e.Matches, ne.name)
-			e.sentinels = append(e.sentinels, ne.err)
-		}
-	}
-	var t interface{ Timeout() bool }
-	if errors.As(err, &t) && t.Timeout() {
-		e.IsTimeout = true
+	e := &RecordedError{Text: text, IsTimeout: sentinel.IsTimeout(err)}
+	for _, ne := range sentinel.Matching(err, n.all()) {
+		e.Matches = append(e.Matches, ne.Name)
+		e.sentinels = append(e.sentinels, ne.Err)
 	}
 	return e
 }
@@ -112,17 +88,17 @@ func (n *errorNames) recorded(err error, text string) *RecordedError {
 func (n *errorNames) replayed(text string, matches []string, timeout, classified bool) *RecordedError {
 	e := &RecordedError{Text: text, Matches: matches, IsTimeout: timeout}
 	if !classified {
-		for _, ne := range standardErrors {
-			if text == ne.err.Error() {
-				e.Matches, e.sentinels = []string{ne.name}, []error{ne.err}
+		for _, ne := range sentinel.Standard {
+			if text == ne.Err.Error() {
+				e.Matches, e.sentinels = []string{ne.Name}, []error{ne.Err}
 			}
 		}
 		return e
 	}
 	for _, name := range matches {
 		for _, ne := range n.all() {
-			if ne.name == name {
-				e.sentinels = append(e.sentinels, ne.err)
+			if ne.Name == name {
+				e.sentinels = append(e.sentinels, ne.Err)
 			}
 		}
 	}

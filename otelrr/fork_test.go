@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // A fork serves the recording up to its fork point — no tool, no model
@@ -33,11 +33,7 @@ func TestForkServesThenRunsLive(t *testing.T) {
 	if n := a.toolCalls.Load() - tools; n != 0 {
 		t.Errorf("the fork ran %d tools before its fork point", n)
 	}
-	store, _ := spanlog.OpenExisting(dir)
-	fork, err := store.ReadRun(rep.ReplayTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	info := fork.Info
 	if info.ReplayOf != id || info.ReplayMode != replayer.ForkMode || info.Ended == nil || info.Ended.ForkSeq == nil || *info.Ended.ForkSeq != last.Seq || info.Ended.Live != 1 {
 		t.Errorf("fork run %+v, ended %+v", info.RunMeta, info.Ended)
@@ -78,11 +74,7 @@ func TestForkRefusesToolsNotAllowedLive(t *testing.T) {
 	if len(rep.Refused) != 1 || rep.Refused[0].Name != "lookup_order" {
 		t.Errorf("refused %+v", rep.Refused)
 	}
-	store, _ := spanlog.OpenExisting(dir)
-	fork, err := store.ReadRun(rep.ReplayTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	if last := fork.Records[len(fork.Records)-1]; last.Seq != tool.Seq || !last.Failed || last.Attributes[boundary.AttrRefused] != true || last.Attributes[boundary.AttrLiveBoundary] != nil {
 		t.Errorf("the fork stored the refused call as seq %d, failed %t, attributes %v", last.Seq, last.Failed, last.Attributes)
 	}
@@ -139,11 +131,7 @@ func TestOverrideIsServedAndMarked(t *testing.T) {
 	if n := a.llmCalls.Load() - llm; n != 1 {
 		t.Errorf("the model was called %d times, want once (the fork point)", n)
 	}
-	store, _ := spanlog.OpenExisting(dir)
-	fork, err := store.ReadRun(rep.ReplayTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fork := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	for _, r := range fork.Records {
 		marked, _ := r.Attributes[boundary.AttrOverridden].(bool)
 		if marked != (r.Seq == 2) {

@@ -27,6 +27,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
 	"github.com/agentrr/agentrr/internal/handshake"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -107,7 +108,7 @@ func TestForwardedBoundariesCarryTheirSeqAndReplay(t *testing.T) {
 	mem := newMemExporter()
 	id := recordForwarded(t, dir, strings.Repeat("x", 300), otelrr.ForwardExporter(mem))
 
-	stored := fwdReadRun(t, dir, id)
+	stored := storetest.ReadRun(t, dir, id)
 	if stored.Info.Status != spanlog.StatusComplete || len(stored.Records) != 3 {
 		t.Fatalf("stored run: %s, %d records", stored.Info.Status, len(stored.Records))
 	}
@@ -172,7 +173,7 @@ func TestForwardingCutsOnlyTheForwardedCopy(t *testing.T) {
 	big := strings.Repeat("é", 200) // 400 bytes; a cut must not split a rune
 	id := recordForwarded(t, dir, big, otelrr.ForwardExporter(mem), otelrr.ForwardPayloadLimit(101))
 
-	stored := fwdReadRun(t, dir, id)
+	stored := storetest.ReadRun(t, dir, id)
 	if stored.Info.Status != spanlog.StatusComplete || !strings.Contains(string(stored.Records[0].Request), big) {
 		t.Fatalf("the store must keep the payload whole: %s, request %d bytes", stored.Info.Status, len(stored.Records[0].Request))
 	}
@@ -279,7 +280,7 @@ func TestFromEnvForwardsWithHeadersThatAreNeverStored(t *testing.T) {
 		}
 		return nil
 	})
-	if fwdReadRun(t, dir, run.TraceID()).Info.Status != spanlog.StatusComplete {
+	if storetest.ReadRun(t, dir, run.TraceID()).Info.Status != spanlog.StatusComplete {
 		t.Error("run not complete")
 	}
 }
@@ -301,7 +302,7 @@ func TestForwardingToADeadEndpointCostsOnlyAWarning(t *testing.T) {
 	id := recordForwarded(t, dir, "q",
 		otelrr.ForwardEndpoint(closedURL(t)),
 		otelrr.ForwardTuning(exporter.WithFlushTimeout(3*time.Second), exporter.WithExportTimeout(time.Second)))
-	run := fwdReadRun(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	if run.Info.Status != spanlog.StatusComplete || len(run.Records) != 3 {
 		t.Fatalf("run with a dead forwarding endpoint: %s, %d records", run.Info.Status, len(run.Records))
 	}
@@ -382,23 +383,10 @@ func (memExporter) Shutdown(context.Context) error { return nil }
 
 func newMemExporter() memExporter { return memExporter{tracetest.NewInMemoryExporter()} }
 
-func fwdReadRun(t *testing.T, dir, id string) *spanlog.Run {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
-}
-
 func TestFromEnvReplaysARecordingFile(t *testing.T) {
 	dir := t.TempDir()
 	id := recordForwarded(t, dir, "q", otelrr.ForwardExporter(newMemExporter()))
-	run := fwdReadRun(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(exporter.RunTraces(run.Info, run.Records))
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +499,7 @@ func TestForwardingDefaultsFitJaegersReceiverLimit(t *testing.T) {
 	if n := received["execute_tool fetch6"]; n > exporter.DefaultPayloadLimit {
 		t.Errorf("the 5 MiB response was forwarded with %d bytes", n)
 	}
-	if got := fwdReadRun(t, dir, run.TraceID()); len(got.Records[6].Response) != 5<<20+2 {
+	if got := storetest.ReadRun(t, dir, run.TraceID()); len(got.Records[6].Response) != 5<<20+2 {
 		t.Errorf("the store holds %d bytes of the 5 MiB response", len(got.Records[6].Response))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 
 	"github.com/agentrr/agentrr/analyze"
@@ -52,11 +53,18 @@ func (a *agent) lookup(_ context.Context, args map[string]string) (map[string]st
 }
 
 func (a *agent) run(ctx context.Context, tp *otelrr.TracerProvider) (string, error) {
-	ctx, run, err := tp.StartRun(ctx, "test-agent")
+	return runIn(ctx, tp, "test-agent", a.work)
+}
+
+// runIn runs work in a run of tp named name, ended with work's error, and
+// returns work's result and error, or the error of starting or ending the
+// run.
+func runIn(ctx context.Context, tp *otelrr.TracerProvider, name string, work func(context.Context) (string, error)) (string, error) {
+	ctx, run, err := tp.StartRun(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	out, err := a.work(ctx)
+	out, err := work(ctx)
 	if endErr := run.End(err); endErr != nil {
 		return "", endErr
 	}
@@ -117,6 +125,8 @@ func newTP(t *testing.T, dir string, opts ...otelrr.Option) *otelrr.TracerProvid
 	return tp
 }
 
+// readRun reads run id from the store at dir.
+
 func record(t *testing.T, dir string, a *agent) (traceID, out string) {
 	t.Helper()
 	tp := newTP(t, dir)
@@ -157,11 +167,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 	if rec.llmCalls.Load() != 2 || rec.toolCalls.Load() != 2 {
 		t.Fatalf("recording made %d llm and %d tool calls, want 2 and 2", rec.llmCalls.Load(), rec.toolCalls.Load())
 	}
-	store, _ := spanlog.OpenExisting(dir)
-	orig, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := storetest.ReadRun(t, dir, id)
 	if orig.Info.Status != spanlog.StatusComplete || len(orig.Records) != 7 {
 		t.Fatalf("stored run: status %s, %d boundaries; want complete, 7 (%s)", orig.Info.Status, len(orig.Records), orig.Info.Reason)
 	}
@@ -178,10 +184,7 @@ func TestRecordReplayFaithful(t *testing.T) {
 		t.Errorf("replay made %d live LLM/tool calls, want 0", n)
 	}
 	// The replay is itself recorded, refers to the original, and has the same boundary sequence.
-	replayed, err := store.ReadRun(rep.ReplayTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
 	if replayed.Info.ReplayOf != id {
 		t.Errorf("replay run replay_of = %q, want %q", replayed.Info.ReplayOf, id)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -74,7 +75,7 @@ func (c *otlpCapture) scan(t *testing.T, secret string) int {
 // scanRun fails the test if any decoded boundary of run id holds secret.
 func scanRun(t *testing.T, dir, id, secret string) {
 	t.Helper()
-	for _, r := range fwdReadRun(t, dir, id).Records {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if blob := fmt.Sprint(string(r.Request), string(r.Response), r.Error, r.Attributes); strings.Contains(blob, secret) {
 			t.Errorf("boundary seq %d holds %q", r.Seq, secret)
 		}
@@ -152,13 +153,13 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 		t.Errorf("the agent got token %q while recording; want the redacted value replay will give it", token)
 	}
 	for _, secret := range []string{password, "tok-LIVE-SESSION-777", "alice@example.com", "test-redaction-key"} {
-		sdkScanStore(t, dir, secret)
+		storetest.NoSecrets(t, dir, secret)
 		scanRun(t, dir, run.TraceID(), secret)
 		if n := fwd.scan(t, secret); n == 0 {
 			t.Fatal("nothing was forwarded")
 		}
 	}
-	rec := fwdReadRun(t, dir, run.TraceID()).Records
+	rec := storetest.ReadRun(t, dir, run.TraceID()).Records
 	if !strings.Contains(string(rec[0].Request), `"password":"[redacted:hmac:`) || !strings.Contains(string(rec[0].Response), `"token":"[redacted:hmac:`) ||
 		!strings.Contains(string(rec[1].Request), `"content":"[redacted:hmac:`) {
 		t.Errorf("stored payloads:\n%s\n%s\n%s", rec[0].Request, rec[0].Response, rec[1].Request)
@@ -249,7 +250,7 @@ func TestRedactKeysFromTheEnvironment(t *testing.T) {
 	for _, s := range []string{"123-45-6789", "4111111111111111"} {
 		scanRun(t, dir, run.TraceID(), s)
 	}
-	if r := fwdReadRun(t, dir, run.TraceID()).Records[0]; !strings.Contains(string(r.Request), `"amount":"10"`) {
+	if r := storetest.ReadRun(t, dir, run.TraceID()).Records[0]; !strings.Contains(string(r.Request), `"amount":"10"`) {
 		t.Errorf("request %s", r.Request)
 	}
 }
@@ -288,14 +289,14 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 					t.Fatal("no request reached the server")
 				}
 				for _, secret := range []string{apiKey, "FORWARDSECRET", email} {
-					sdkScanStore(t, dir, secret)
+					storetest.NoSecrets(t, dir, secret)
 					scanRun(t, dir, run.TraceID(), secret)
 					if n := fwd.scan(t, secret); n == 0 {
 						t.Fatal("nothing was forwarded")
 					}
 				}
 				rp := &sdkAgent{baseURL: a.baseURL, apiKey: "replay-key", stream: stream, question: a.question, httpBase: sdkDialGuard(t)}
-				rep, got, err := replayWith(t, dir, run.TraceID(), sc.run(rp), rules)
+				rep, got, err := sdkReplayOn(t, dir, run.TraceID(), []otelrr.Option{rules}, nil, sc.run(rp))
 				if err != nil || !rep.Faithful() || got != want {
 					t.Errorf("replay: %v, answer %q (recorded %q), divergences %+v", err, got, want, rep.Divergences)
 				}
@@ -330,30 +331,4 @@ func TestRedactionLeavesOtherErrorsAlone(t *testing.T) {
 	}
 	run.End(nil)
 	scanRun(t, dir, run.TraceID(), "carol@example.com")
-}
-
-// replayWith replays run id in-process with fn, on a provider made with
-// opts (the same redaction rules as the recording).
-func replayWith(t *testing.T, dir, id string, fn func(context.Context) (string, error), opts ...otelrr.Option) (rep *analyze.Report, out string, err error) {
-	t.Helper()
-	rec := rrtest.Load(t, dir, id)
-	rep, rerr := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp := newTP(t, dir, opts...)
-		ctx, run, err := tp.StartRun(ctx, "sdk-agent")
-		if err != nil {
-			return err
-		}
-		out, err = fn(ctx)
-		if endErr := run.End(err); endErr != nil {
-			return endErr
-		}
-		return err
-	})
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	if rep.AgentError != "" {
-		err = errors.New(rep.AgentError)
-	}
-	return rep, out, err
 }

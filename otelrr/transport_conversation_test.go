@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 )
 
@@ -77,7 +78,7 @@ func TestSDKConversationRecordsAndReplaysOffline(t *testing.T) {
 				checkGenAISpans(t, exp.GetSpans().Snapshots(), sc)
 				if stream {
 					var resp struct{ Chunks []int }
-					if err := json.Unmarshal(readRunSDK(t, dir, id).Records[0].Response, &resp); err != nil || len(resp.Chunks) < 2 {
+					if err := json.Unmarshal(storetest.ReadRun(t, dir, id).Records[0].Response, &resp); err != nil || len(resp.Chunks) < 2 {
 						t.Errorf("the first streamed response was recorded in %d chunks (%v), want several", len(resp.Chunks), err)
 					}
 				}
@@ -211,7 +212,7 @@ func TestSDKMiddlewareRecordsAndReplays(t *testing.T) {
 			if err != nil || want != sdkWantAnswer {
 				t.Fatalf("record: %q, %v", want, err)
 			}
-			if got := len(readRunSDK(t, dir, id).Records); got != 6 {
+			if got := len(storetest.ReadRun(t, dir, id).Records); got != 6 {
 				t.Errorf("%d boundaries, want 6 (a 503, its retry, a tool, a call, a tool, a call)", got)
 			}
 			srv.Close()
@@ -249,7 +250,7 @@ func TestAnthropicSDKSpansCoexist(t *testing.T) {
 	if endErr := run.End(err); endErr != nil || err != nil {
 		t.Fatal(endErr, err)
 	}
-	if got := len(readRunSDK(t, dir, run.TraceID()).Records); got != 5 {
+	if got := len(storetest.ReadRun(t, dir, run.TraceID()).Records); got != 5 {
 		t.Errorf("%d boundaries stored, want 5 (SDK spans are not boundaries)", got)
 	}
 	sdkSpans, parented := 0, 0
@@ -275,7 +276,7 @@ func TestAnthropicSDKSpansCoexist(t *testing.T) {
 	// traceparent headers it sends) do not disturb matching.
 	srv.Close()
 	rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", stream: true, httpBase: sdkDialGuard(t)}
-	rep, got, err := sdkReplaySetup(t, dir, run.TraceID(), func(tp *otelrr.TracerProvider) { otel.SetTracerProvider(tp) }, rp.anthropic)
+	rep, got, err := sdkReplayOn(t, dir, run.TraceID(), nil, func(tp *otelrr.TracerProvider) { otel.SetTracerProvider(tp) }, rp.anthropic)
 	if err != nil || !rep.Faithful() || got != want {
 		t.Fatalf("replay: err %v, faithful %v, answer %q (want %q): %+v", err, rep.Faithful(), got, want, rep.Divergences)
 	}

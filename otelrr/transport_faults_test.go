@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -48,7 +46,7 @@ func TestSDKRetriesReplayWithoutWaiting(t *testing.T) {
 			if took := time.Since(start); took < 3*time.Second {
 				t.Fatalf("recording took %v: the SDK did not honour Retry-After: 3 (is the test still testing retries?)", took)
 			}
-			run := readRunSDK(t, dir, id)
+			run := storetest.ReadRun(t, dir, id)
 			if got := sdkKinds(t, dir, id)[:4]; !slices.Equal(got, []string{"llm " + sc.model, "llm " + sc.model, "llm " + sc.model, "tool lookup_order"}) {
 				t.Fatalf("boundaries %q: want the three attempts, then the tool", got)
 			}
@@ -73,7 +71,7 @@ func TestSDKRetriesReplayWithoutWaiting(t *testing.T) {
 			if took >= 3*time.Second {
 				t.Errorf("replay took %v: it waited for the recorded Retry-After", took)
 			}
-			replayed := readRunSDK(t, dir, rep.ReplayTrace)
+			replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
 			for i := range 2 {
 				if replayed.Records[i].Attributes[boundary.AttrHTTPRetryWaitSkipped] == nil {
 					t.Errorf("replayed attempt %d does not say its retry wait was skipped", i)
@@ -139,7 +137,7 @@ func TestSDKCutStreamReplaysAsTheSameCut(t *testing.T) {
 			var resp struct {
 				BodyError string `json:"body_error"`
 			}
-			if err := json.Unmarshal(readRunSDK(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
+			if err := json.Unmarshal(storetest.ReadRun(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
 				t.Errorf("the cut is not recorded: %+v %v", resp, err)
 			}
 			srv.Close()
@@ -190,8 +188,8 @@ func TestSDKSecretsNeverStored(t *testing.T) {
 				t.Fatal("the key was not sent to the server")
 			}
 			for _, secret := range []string{key, wrongKey, "TESTSECRET"} {
-				sdkScanStore(t, dir, secret)
-				for _, r := range readRunSDK(t, dir, id).Records {
+				storetest.NoSecrets(t, dir, secret)
+				for _, r := range storetest.ReadRun(t, dir, id).Records {
 					if blob := fmt.Sprint(r.Request, r.Response, r.Error, r.Attributes); strings.Contains(blob, secret) || bytes.Contains(r.Request, []byte(secret)) || bytes.Contains(r.Response, []byte(secret)) {
 						t.Errorf("boundary seq %d holds %q", r.Seq, secret)
 					}
@@ -225,29 +223,6 @@ func sdkErrorMessage(err error) string {
 		return ae.RawJSON()
 	}
 	return err.Error()
-}
-
-// sdkScanStore fails the test if any file under dir holds secret.
-func sdkScanStore(t *testing.T, dir, secret string) {
-	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files++
-		if bytes.Contains(b, []byte(secret)) {
-			t.Errorf("%s holds %q", path, secret)
-		}
-		return nil
-	})
-	if err != nil || files == 0 {
-		t.Fatalf("scan %s: %d files, %v", dir, files, err)
-	}
 }
 
 // TestSDKEditedRequestDiverges: a replay whose request differs from the
@@ -334,7 +309,7 @@ func TestSDKConnectionErrorReplaysWithTheSameText(t *testing.T) {
 	if recErr == nil || !strings.Contains(recErr.Error(), "connect") {
 		t.Fatalf("record err = %v, want a connection error", recErr)
 	}
-	run := readRunSDK(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	if len(run.Records) != 2 || !run.Records[0].Failed || run.Records[0].Attributes[boundary.AttrHTTPConnectFailed] != true {
 		t.Fatalf("recorded %d boundaries (%+v), want 2 failed attempts whose connection failed", len(run.Records), run.Records)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -23,7 +24,6 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // sdkAgent is a support agent written against a real LLM SDK: it asks about
@@ -250,16 +250,17 @@ func sdkRecord(t *testing.T, dir string, fn func(context.Context) (string, error
 // sdkReplay replays run id with fn, in-process.
 func sdkReplay(t *testing.T, dir, id string, fn func(context.Context) (string, error), opts ...replayer.Option) (rep *analyze.Report, out string, err error) {
 	t.Helper()
-	return sdkReplaySetup(t, dir, id, nil, fn, opts...)
+	return sdkReplayOn(t, dir, id, nil, nil, fn, opts...)
 }
 
-// sdkReplaySetup is sdkReplay, calling setup with the replaying provider
-// before the agent runs.
-func sdkReplaySetup(t *testing.T, dir, id string, setup func(*otelrr.TracerProvider), fn func(context.Context) (string, error), opts ...replayer.Option) (rep *analyze.Report, out string, err error) {
+// sdkReplayOn is sdkReplay on a provider made with tpOpts (the recording's
+// redaction rules, say), calling setup, when not nil, with the replaying
+// provider before the agent runs.
+func sdkReplayOn(t *testing.T, dir, id string, tpOpts []otelrr.Option, setup func(*otelrr.TracerProvider), fn func(context.Context) (string, error), opts ...replayer.Option) (rep *analyze.Report, out string, err error) {
 	t.Helper()
 	rec := rrtest.Load(t, dir, id)
 	rep, rerr := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp := newTP(t, dir)
+		tp := newTP(t, dir, tpOpts...)
 		if setup != nil {
 			setup(tp)
 		}
@@ -286,21 +287,8 @@ func sdkReplaySetup(t *testing.T, dir, id string, setup func(*otelrr.TracerProvi
 func sdkKinds(t *testing.T, dir, id string) []string {
 	t.Helper()
 	var out []string
-	for _, r := range readRunSDK(t, dir, id).Records {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		out = append(out, string(r.Kind)+" "+r.Name)
 	}
 	return out
-}
-
-func readRunSDK(t *testing.T, dir, id string) *spanlog.Run {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
 }

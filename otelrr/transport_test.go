@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 )
 
@@ -82,7 +83,7 @@ func TestTransportPlainHTTPExchange(t *testing.T) {
 	if rec.Header.Get("Set-Cookie") != "" {
 		t.Errorf("the client got Set-Cookie while recording; it will not on replay")
 	}
-	run := readRunSDK(t, dir, id)
+	run := storetest.ReadRun(t, dir, id)
 	r := run.Records[0]
 	if r.Kind != boundary.KindHTTP || r.Name != "GET /v1/items" || r.SpanName != "GET /v1/items" {
 		t.Errorf("boundary %s %q span %q, want http \"GET /v1/items\"", r.Kind, r.Name, r.SpanName)
@@ -139,7 +140,7 @@ func TestTransportStreamChunksReplayExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := readRunSDK(t, dir, id).Records[0]; string(r.Request) != `{"body":{"a":2,"b":1},"method":"POST","path":"/stream"}` {
+	if r := storetest.ReadRun(t, dir, id).Records[0]; string(r.Request) != `{"body":{"a":2,"b":1},"method":"POST","path":"/stream"}` {
 		t.Errorf("request %s: the JSON body is not canonical", r.Request)
 	}
 	srv.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/proxy"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -84,7 +85,14 @@ func chatBody(prompt string, stream bool) string {
 // the runs recorded.
 func record(t *testing.T, store string, fake *fakeapi.Server, fn func(c *client)) []proxy.RecordedRun {
 	t.Helper()
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: fake.URL})
+	return serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: fake.URL}, fn).Runs
+}
+
+// serve runs fn against a proxy made with cfg, and returns the result of
+// closing it.
+func serve(t *testing.T, cfg proxy.Config, fn func(c *client)) *proxy.Result {
+	t.Helper()
+	srv, err := proxy.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +101,7 @@ func record(t *testing.T, store string, fake *fakeapi.Server, fn func(c *client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Runs
+	return res
 }
 
 // replay runs fn against a replaying proxy serving run id, with an
@@ -106,32 +114,11 @@ func replay(t *testing.T, store, id string, fn func(c *client), opts ...func(*pr
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := proxy.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn(newClient(t, srv))
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := serve(t, cfg, fn)
 	if n := up.n.Load(); n != 0 {
 		t.Errorf("replay sent %d requests upstream, want none", n)
 	}
 	return res.Report
-}
-
-func readRun(t *testing.T, store, id string) *spanlog.Run {
-	t.Helper()
-	st, err := spanlog.OpenExisting(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := st.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
 }
 
 func requireFaithful(t *testing.T, rep *analyze.Report) {
@@ -185,7 +172,7 @@ func TestRecordsAndReplaysChatAndStreamsByteForByte(t *testing.T) {
 		t.Errorf("malformed body: status %d, want the upstream's 400", recorded[5].status)
 	}
 
-	run := readRun(t, store, runs[0].ID)
+	run := storetest.ReadRun(t, store, runs[0].ID)
 	if run.Info.Status != spanlog.StatusComplete || len(run.Records) != 6 {
 		t.Fatalf("run %s: %d boundaries", run.Info.Status, len(run.Records))
 	}
@@ -276,15 +263,8 @@ func TestFaultsAreRecordedAndReplayedTheSame(t *testing.T) {
 			c.do("POST", "/anthropic/v1/messages", `{"model":"claude-x","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`, nil),
 		}
 	}
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: deadURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := agent(newClient(t, srv))
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var recorded []exchange
+	res := serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, AnthropicUpstream: deadURL}, func(c *client) { recorded = agent(c) })
 	fake.Close()
 
 	if recorded[0].status != 503 {
@@ -296,7 +276,7 @@ func TestFaultsAreRecordedAndReplayedTheSame(t *testing.T) {
 	if recorded[2].status != http.StatusBadGateway || !strings.Contains(recorded[2].body, "connection refused") || !strings.Contains(recorded[2].body, `"type":"error"`) {
 		t.Errorf("unreachable upstream: got %d %s", recorded[2].status, recorded[2].body)
 	}
-	run := readRun(t, store, res.Runs[0].ID)
+	run := storetest.ReadRun(t, store, res.Runs[0].ID)
 	if len(run.Records) != 3 || !run.Records[2].Failed {
 		t.Fatalf("want 3 boundaries, the last failed: %+v", run.Records)
 	}

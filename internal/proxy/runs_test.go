@@ -16,6 +16,7 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/proxy"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/replayer"
 )
 
@@ -65,7 +66,7 @@ func TestTraceparentJoinsItsTraceRunAndParallelSpansReplayInAnyOrder(t *testing.
 	if len(runs) != 2 || runs[0].ID != trace {
 		t.Fatalf("runs %+v: want the trace's run (id %s) and the session run", runs, trace)
 	}
-	run := readRun(t, store, trace)
+	run := storetest.ReadRun(t, store, trace)
 	branches := map[string]bool{}
 	for _, r := range run.Records {
 		branches[r.Branch] = true
@@ -148,16 +149,7 @@ func TestUnbranchedParallelRequestsMatchByExactRequest(t *testing.T) {
 	// The upstream answers none until all three are in: they are in
 	// flight together whatever the scheduler does.
 	bar := &barrier{n: 3, ch: make(chan struct{})}
-	srv, err := proxy.New(context.Background(), proxy.Config{Store: store, OpenAIUpstream: fake.URL, Upstream: bar})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded = do3(newClient(t, srv), a, b, c3)
-	res, err := srv.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := res.Runs
+	runs := serve(t, proxy.Config{Store: store, OpenAIUpstream: fake.URL, Upstream: bar}, func(c *client) { recorded = do3(c, a, b, c3) }).Runs
 	fake.Close()
 	for range 3 {
 		rep := replay(t, store, runs[0].ID, func(c *client) {
@@ -274,7 +266,7 @@ func TestNamedRunsAndBranches(t *testing.T) {
 	if len(runs) != 1 || runs[0].Name != "billing" {
 		t.Fatalf("runs %+v, want the run named billing alone", runs)
 	}
-	run := readRun(t, store, runs[0].ID)
+	run := storetest.ReadRun(t, store, runs[0].ID)
 	if len(run.Records) != 2 || run.Records[0].Branch != "lookup/fetch" || run.Records[1].Branch != "req1" {
 		t.Fatalf("boundaries on branches %q and %q", run.Records[0].Branch, run.Records[1].Branch)
 	}
@@ -340,7 +332,7 @@ func TestClientDisconnectMidStreamIsRecordedAsTheCutStream(t *testing.T) {
 	}
 	runs := record(t, store, fake, cut)
 	fake.Close()
-	run := readRun(t, store, runs[0].ID)
+	run := storetest.ReadRun(t, store, runs[0].ID)
 	if len(run.Records) != 1 {
 		t.Fatalf("%d boundaries, want the cut stream", len(run.Records))
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 // callN connects over t and makes n tools/call, in the run of ctx.
@@ -63,14 +63,7 @@ func BenchmarkCallToolRecord(b *testing.B) {
 func BenchmarkCallToolReplay(b *testing.B) {
 	dir := b.TempDir()
 	id := recordCalls(b, dir, b.N)
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rec, err := replayer.Load(store, id)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rec := rrtest.Load(b, dir, id)
 	_, unused := mcp.NewInMemoryTransports()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/rrtest"
@@ -84,7 +85,7 @@ func TestParallelCallsFollowTheBranchModel(t *testing.T) {
 		t.Fatalf("recording saw:\n%s", want)
 	}
 	branches := map[string]string{}
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if r.Name == "forecast" {
 			branches[r.Branch] = string(r.Request)
 		}

@@ -1,15 +1,15 @@
 package mcprr
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"slices"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentrr/agentrr/internal/sentinel"
 )
 
 // TransportError is the error an MCP call that got no response fails
@@ -52,7 +52,7 @@ func (e *TransportError) Unwrap() error {
 // Is reports whether target is a sentinel the recorded error matched.
 func (e *TransportError) Is(target error) bool {
 	for _, ke := range knownErrors {
-		if ke.err == target && slices.Contains(e.Matches, ke.name) {
+		if ke.Err == target && slices.Contains(e.Matches, ke.Name) {
 			return true
 		}
 	}
@@ -62,35 +62,21 @@ func (e *TransportError) Is(target error) bool {
 // Timeout reports whether the recorded error was a timeout.
 func (e *TransportError) Timeout() bool { return e.IsTimeout }
 
-// knownErrors are the sentinels a transport failure is checked against.
-var knownErrors = []struct {
-	name string
-	err  error
-}{
-	{"context.Canceled", context.Canceled},
-	{"context.DeadlineExceeded", context.DeadlineExceeded},
-	{"io.EOF", io.EOF},
-	{"io.ErrUnexpectedEOF", io.ErrUnexpectedEOF},
-	{"io.ErrClosedPipe", io.ErrClosedPipe},
-	{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded},
-	{"os.ErrClosed", os.ErrClosed},
-	{"net.ErrClosed", net.ErrClosed},
-	{"mcp.ErrConnectionClosed", mcp.ErrConnectionClosed},
-	{"mcp.ErrSessionMissing", mcp.ErrSessionMissing},
-}
+// knownErrors are the sentinels a transport failure is checked against:
+// the standard ones, then those of a lost connection.
+var knownErrors = append(slices.Clip(sentinel.Standard), []sentinel.Named{
+	{Name: "os.ErrClosed", Err: os.ErrClosed},
+	{Name: "net.ErrClosed", Err: net.ErrClosed},
+	{Name: "mcp.ErrConnectionClosed", Err: mcp.ErrConnectionClosed},
+	{Name: "mcp.ErrSessionMissing", Err: mcp.ErrSessionMissing},
+}...)
 
 // failureOf returns the failure err is recorded as; text is err's text,
 // masked.
 func failureOf(err error, text string, lost bool) *failure {
-	f := &failure{Lost: lost, Error: text}
-	for _, ke := range knownErrors {
-		if errors.Is(err, ke.err) {
-			f.Is = append(f.Is, ke.name)
-		}
-	}
-	var t interface{ Timeout() bool }
-	if errors.As(err, &t) && t.Timeout() {
-		f.Timeout = true
+	f := &failure{Lost: lost, Error: text, Timeout: sentinel.IsTimeout(err)}
+	for _, ke := range sentinel.Matching(err, knownErrors) {
+		f.Is = append(f.Is, ke.Name)
 	}
 	var we *jsonrpc.Error
 	if errors.As(err, &we) && we.Code != errRejected.Code {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 	"github.com/agentrr/agentrr/rrtest"
@@ -79,7 +80,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				t.Fatalf("recording saw:\n%s\nwant the garbage call to fail with a TransportError, and the next one with the connection closed", want)
 			}
 			var lost bool
-			for _, r := range readRun(t, dir, id) {
+			for _, r := range storetest.ReadRun(t, dir, id).Records {
 				if r.Name == "garbage" && strings.Contains(string(r.Response), `"lost":true`) && r.Attributes["error.type"] == "transport_error" {
 					lost = true
 				}
@@ -88,11 +89,7 @@ func TestMalformedServerMessageReplaysTheSame(t *testing.T) {
 				t.Errorf("the garbage call's boundary does not record the lost connection")
 			}
 			srv.stop(t)
-			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-			faithful(t, rep)
-			if got != want {
-				t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
-			}
+			replaySame(t, dir, id, want, work)
 		})
 	}
 }
@@ -133,11 +130,7 @@ func TestConnectionLostBetweenCalls(t *testing.T) {
 		t.Fatalf("recording saw:\n%s", want)
 	}
 	srv.stop(t)
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw:\n%s\nthe recording:\n%s", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 	if cmd.Process != nil {
 		t.Errorf("the replay started the server")
 	}
@@ -223,18 +216,14 @@ func TestSDKTimersDoNotFireOnReplay(t *testing.T) {
 	if want != "done after 3 pings\nping: <nil>\nsunny in Lisbon, 21°C" {
 		t.Fatalf("recording saw %q", want)
 	}
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if strings.Contains(r.Name, "ping") {
 			t.Errorf("a ping was recorded as a boundary: %s %s", r.Kind, r.Name)
 		}
 	}
 	srv.stop(t)
-	for i := range 3 {
-		rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-		faithful(t, rep)
-		if got != want {
-			t.Errorf("replay %d saw %q, the recording %q", i, got, want)
-		}
+	for range 3 {
+		replaySame(t, dir, id, want, work)
 	}
 }
 
@@ -250,11 +239,7 @@ func TestConnectFailureReplaysTheSameError(t *testing.T) {
 	if !strings.Contains(want, "no-such-server") {
 		t.Fatalf("recording saw %q", want)
 	}
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %q, the recording %q", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 }
 
 // TestCallsNeedTheRunsContext: a session connected without a run, and a

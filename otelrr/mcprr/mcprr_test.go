@@ -13,9 +13,9 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 	"github.com/agentrr/agentrr/rrtest"
-	"github.com/agentrr/agentrr/spanlog"
 )
 
 // serverKinds are the ways the tests reach the test server.
@@ -153,23 +153,21 @@ func text(cs []mcp.Content) string {
 	return strings.Join(parts, " ")
 }
 
-func readRun(t *testing.T, dir, id string) []boundary.Record {
-	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.Records
-}
-
 func faithful(t *testing.T, rep *analyze.Report) {
 	t.Helper()
 	if !rep.Faithful() {
 		t.Fatalf("replay diverged: %+v (agent error %q)", rep.Divergences, rep.AgentError)
+	}
+}
+
+// replaySame replays run id from the store at dir with work, failing t
+// unless the replay is faithful and work sees what it saw recording, want.
+func replaySame[T comparable](t *testing.T, dir, id string, want T, work func(context.Context) (T, error)) {
+	t.Helper()
+	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
+	faithful(t, rep)
+	if got != want {
+		t.Errorf("replay saw:\n%+v\nthe recording:\n%+v", got, want)
 	}
 }
 
@@ -216,11 +214,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			}
 
 			srv.stop(t)
-			rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-			faithful(t, rep)
-			if got != want {
-				t.Errorf("replay showed the agent:\n%s\nthe recording:\n%s", got, want)
-			}
+			replaySame(t, dir, id, want, work)
 			if n := srv.calls(t); n != recorded {
 				t.Errorf("the server was reached %d times on replay", n-recorded)
 			}
@@ -228,7 +222,7 @@ func TestRecordThenReplayWithoutTheServer(t *testing.T) {
 			// One boundary per request: connect, the handshake, two
 			// listings, three tool calls, a read, a prompt.
 			var kinds []string
-			for _, r := range readRun(t, dir, id) {
+			for _, r := range storetest.ReadRun(t, dir, id).Records {
 				kinds = append(kinds, string(r.Kind)+" "+r.Name)
 			}
 			handshake := []string{"mcp server/discover"}
@@ -315,12 +309,8 @@ func TestCallErrorsReplayAsTheSameErrors(t *testing.T) {
 		t.Fatalf("recording saw %+v", want)
 	}
 	srv.stop(t)
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %+v, recording %+v", got, want)
-	}
-	recs := readRun(t, dir, id)
+	replaySame(t, dir, id, want, work)
+	recs := storetest.ReadRun(t, dir, id).Records
 	for _, r := range recs {
 		switch r.Name {
 		case "nope":
@@ -349,7 +339,7 @@ func TestToolCallSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	byName := map[string]boundary.Record{}
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		byName[r.Name] = r
 	}
 	fc := byName["forecast"]
@@ -409,7 +399,7 @@ func TestClientVersionDoesNotCount(t *testing.T) {
 		if got != want {
 			t.Errorf("protocol %q: replay saw %q, the recording %q", protocol, got, want)
 		}
-		for _, r := range readRun(t, dir, id) {
+		for _, r := range storetest.ReadRun(t, dir, id).Records {
 			if strings.Contains(string(r.Request), "1.0.0") {
 				t.Errorf("protocol %q: %s %s request holds the client version: %s", protocol, r.Kind, r.Name, r.Request)
 			}

@@ -1,43 +1,17 @@
 package mcprr_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/rrtest"
 )
-
-// scanStore fails t if any file under dir holds one of secrets.
-func scanStore(t *testing.T, dir string, secrets ...string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds the secret %q", path, s)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestServerSecretsNeverStored gives the stdio server a token in its
 // environment and a key on its command line, and the HTTP server a token
@@ -81,7 +55,7 @@ func TestServerSecretsNeverStored(t *testing.T) {
 		t.Errorf("the agent saw %q, want the token masked", want)
 	}
 	var connects []map[string]any
-	for _, r := range readRun(t, dir, id) {
+	for _, r := range storetest.ReadRun(t, dir, id).Records {
 		if strings.HasPrefix(r.Name, "connect ") {
 			var info map[string]any
 			if err := json.Unmarshal(r.Response, &info); err != nil {
@@ -104,15 +78,11 @@ func TestServerSecretsNeverStored(t *testing.T) {
 	if ep := connects[1]["endpoint"]; ep != httpSrv.URL+"/mcp?token=REDACTED&units=metric" {
 		t.Errorf("stored endpoint %v", ep)
 	}
-	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), work)
-	faithful(t, rep)
-	if got != want {
-		t.Errorf("replay saw %q, the recording %q", got, want)
-	}
+	replaySame(t, dir, id, want, work)
 	if n := stdio.count(t, "start"); n != 1 {
 		t.Errorf("the server was started %d times, want once (when recording)", n)
 	}
-	scanStore(t, dir, envSecret, argSecret, flagSecret, urlSecret)
+	storetest.NoSecrets(t, dir, envSecret, argSecret, flagSecret, urlSecret)
 }
 
 // TestRedactionRulesApplyToMCPPayloads redacts a tool argument, and a
@@ -147,7 +117,7 @@ func TestRedactionRulesApplyToMCPPayloads(t *testing.T) {
 	if n := srv.stdio.count(t, "call login "+password); n != 1 {
 		t.Errorf("the server did not get the real password")
 	}
-	scanStore(t, dir, password, "north-atlantic-7") // the rules apply to the server's environment, as stored, too
+	storetest.NoSecrets(t, dir, password, "north-atlantic-7") // the rules apply to the server's environment, as stored, too
 	srv.stop(t)
 	rep, got := rrtest.ReplayIn(t, dir, rrtest.Load(t, dir, id), login(password))
 	faithful(t, rep)

@@ -1,0 +1,54 @@
+// Package storetest holds helpers for tests that check what a store of
+// runs holds.
+package storetest
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentrr/agentrr/spanlog"
+)
+
+// ReadRun reads run id from the store at dir, failing t if the store
+// cannot be opened or the run read.
+func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
+	t.Helper()
+	store, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := store.ReadRun(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// NoSecrets fails t if any file under dir, the store's files as written,
+// holds one of secrets, or if there is no file under dir to scan.
+func NoSecrets(t testing.TB, dir string, secrets ...string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds the secret %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		t.Fatalf("scan %s: %d files, %v", dir, files, err)
+	}
+}
