@@ -359,14 +359,8 @@ func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 					t.Errorf("the recording printed %d tool calls, want %d:\n%s", len(calls), len(tools), rec)
 				}
 			}
-			for _, line := range []string{"answer: Here is what I found: ", "sms: ", "checklist: "} {
-				if !strings.Contains(rec, "\n"+line) {
-					t.Errorf("the recording printed no %q line:\n%s", line, rec)
-				}
-			}
-			if !strings.Contains(rp, "replayed "+id+": faithful (tool runs: 0)") {
-				t.Errorf("replay printed:\n%s", rp)
-			}
+			exampletest.CheckPrinted(t, "recording", rec, "\nanswer: Here is what I found: ", "\nsms: ", "\nchecklist: ")
+			exampletest.CheckPrinted(t, "replay", rp, "replayed "+id+": faithful (tool runs: 0)")
 		})
 	}
 }

@@ -54,6 +54,17 @@ func AgentLines(out string) []string {
 	return lines
 }
 
+// CheckPrinted reports an error for each of wants missing from out, what a
+// run printed; what names the run ("recording", "replay").
+func CheckPrinted(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("the %s printed:\n%s\nwant %q", what, out, want)
+		}
+	}
+}
+
 // Command runs an example's command once, in-process: its tracer provider
 // takes the tracer options (the store), its model client the transport
 // (nil: the default) and it prints to out.
