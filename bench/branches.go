@@ -78,25 +78,15 @@ func interleavePar(slices int, per map[int]int, cs []parContender) (map[string]f
 		for j := range cs {
 			k := (j + s) % len(cs)
 			c, n := cs[k], per[cs[k].conc]
-			var (
-				wg   sync.WaitGroup
-				mu   sync.Mutex
-				werr error
-			)
 			start := time.Now()
-			for g := range c.conc {
-				wg.Go(func() {
-					for i := s * n; i < (s+1)*n; i++ {
-						if err := ops[k](g, i); err != nil {
-							mu.Lock()
-							werr = err
-							mu.Unlock()
-							return
-						}
+			werr := inParallel(c.conc, func(g int) error {
+				for i := s * n; i < (s+1)*n; i++ {
+					if err := ops[k](g, i); err != nil {
+						return err
 					}
-				})
-			}
-			wg.Wait()
+				}
+				return nil
+			})
 			spent[k] += time.Since(start)
 			if werr != nil {
 				return nil, fmt.Errorf("%s: %w", c.id, werr)
@@ -117,15 +107,8 @@ func interleavePar(slices int, per map[int]int, cs []parContender) (map[string]f
 func stackBranches(id, what, dir string, conc int) parContender {
 	doc := payload.Text(1024, 1)
 	return parContender{id, what, conc, func() (func(int, int) error, func() error, error) {
-		os.RemoveAll(dir)
-		ctx := context.Background()
-		tp, err := newProvider(ctx, dir)
+		ctx, end, err := openRun(dir)
 		if err != nil {
-			return nil, nil, err
-		}
-		ctx, run, err := tp.StartRun(ctx, "bench")
-		if err != nil {
-			tp.Shutdown(context.Background())
 			return nil, nil, err
 		}
 		ctxs := []context.Context{ctx}
@@ -136,14 +119,9 @@ func stackBranches(id, what, dir string, conc int) parContender {
 			}
 		}
 		return func(g, _ int) error {
-				_, err := otelrr.Tool(ctxs[g], "search", doc, search)
-				return err
-			}, func() error {
-				err := run.End(nil)
-				tp.Shutdown(context.Background())
-				os.RemoveAll(dir)
-				return err
-			}, nil
+			_, err := otelrr.Tool(ctxs[g], "search", doc, search)
+			return err
+		}, end, nil
 	}}
 }
 
@@ -364,19 +342,12 @@ func replayAgent(root string, rec *replayer.Recording, branches int, concurrent 
 	n := len(rec.Records)
 	var wall, cpu time.Duration
 	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp, err := newProvider(ctx, dir)
-		if err != nil {
+		return inRun(ctx, dir, func(ctx context.Context) error {
+			start, cpu0 := time.Now(), cpuTime()
+			err := branchedAgent(ctx, n, branches, concurrent, doc)
+			wall, cpu = time.Since(start), cpuTime()-cpu0
 			return err
-		}
-		defer tp.Shutdown(context.Background())
-		ctx, run, err := tp.StartRun(ctx, "bench")
-		if err != nil {
-			return err
-		}
-		start, cpu0 := time.Now(), cpuTime()
-		err = branchedAgent(ctx, n, branches, concurrent, doc)
-		wall, cpu = time.Since(start), cpuTime()-cpu0
-		return run.End(err)
+		})
 	})
 	if err != nil {
 		return 0, 0, err

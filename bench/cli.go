@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -44,14 +43,19 @@ func buildBinaries(repo, data, agentrr string) (string, string, error) {
 // cliReplay is P3d: the wall time of `agentrr replay` of run t with the
 // bench agent making t.n tool calls, process starts included; seconds.
 func cliReplay(agentrr, agent string, t recorded) (float64, error) {
-	cmd := exec.Command(agentrr, "--store", t.store, "replay", "--from-trace", t.id, "--", agent, "-n", strconv.Itoa(t.n))
+	return timed(exec.Command(agentrr, "--store", t.store, "replay", "--from-trace", t.id, "--", agent, "-n", strconv.Itoa(t.n)), "agentrr replay")
+}
+
+// timed runs cmd and returns its wall time in seconds, process start
+// included. A failure is told as what failed, with the command's output.
+func timed(cmd *exec.Cmd, what string) (float64, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
 	secs := time.Since(start).Seconds()
 	if err != nil {
-		return 0, fmt.Errorf("agentrr replay: %v\n%s", err, out.String())
+		return 0, fmt.Errorf("%s: %v\n%s", what, err, out.String())
 	}
 	return secs, nil
 }
@@ -120,37 +124,23 @@ func ingest(agentrr, root string, clients, reqs, batch int) (float64, error) {
 			bodies[c] = append(bodies[c], b)
 		}
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		werr error
-	)
 	client := &http.Client{Timeout: time.Minute}
 	start := time.Now()
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, b := range bodies[c] {
-				resp, err := client.Post("http://"+addr+"/v1/traces", "application/x-protobuf", bytes.NewReader(b))
-				if err == nil {
-					var msg bytes.Buffer
-					msg.ReadFrom(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("collect answered %s: %s", resp.Status, strings.TrimSpace(msg.String()))
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					werr = err
-					mu.Unlock()
-					return
-				}
+	werr := inParallel(clients, func(c int) error {
+		for _, b := range bodies[c] {
+			resp, err := client.Post("http://"+addr+"/v1/traces", "application/x-protobuf", bytes.NewReader(b))
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
+			var msg bytes.Buffer
+			msg.ReadFrom(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("collect answered %s: %s", resp.Status, strings.TrimSpace(msg.String()))
+			}
+		}
+		return nil
+	})
 	secs := time.Since(start).Seconds()
 	if werr != nil {
 		return 0, werr

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -212,36 +211,23 @@ func pebbleSets(dir string, total, conc int) (usPer, perSec float64, err error) 
 	}
 	defer os.RemoveAll(dir)
 	defer db.Close()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		werr error
-	)
-	us, _ := perOp(1, func(int) error {
-		for g := range conc {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				key := make([]byte, 9)
-				for i := g; i < total; i += conc {
-					key[0] = 'b'
-					for j := range 8 {
-						key[1+j] = byte(i >> (56 - 8*j))
-					}
-					if err := db.Set(key, record1K, pebble.Sync); err != nil {
-						mu.Lock()
-						werr = err
-						mu.Unlock()
-						return
-					}
+	us, err := perOp(1, func(int) error {
+		return inParallel(conc, func(g int) error {
+			key := make([]byte, 9)
+			for i := g; i < total; i += conc {
+				key[0] = 'b'
+				for j := range 8 {
+					key[1+j] = byte(i >> (56 - 8*j))
 				}
-			}()
-		}
-		wg.Wait()
-		return nil
+				if err := db.Set(key, record1K, pebble.Sync); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
-	if werr != nil {
-		return 0, 0, werr
+	if err != nil {
+		return 0, 0, err
 	}
 	return us / float64(total), float64(total) / (us / 1e6), nil
 }

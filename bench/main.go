@@ -132,33 +132,22 @@ func run(c *config) error {
 	progress("scratch dir %s", diskInfo(c.data))
 
 	rounds(c, t)
-	if c.on("p3") || c.on("p5") {
-		if err := replaySection(c, t); err != nil {
-			return err
+	// The sections after the rounds, in order, each run when asked for.
+	for _, s := range []struct {
+		on  bool
+		run func(*config, *table) error
+	}{
+		{c.on("p3") || c.on("p5"), replaySection},
+		{c.on("p4"), sizeSection},
+		{c.on("st"), storeSection},
+		{c.on("br"), branchesSection},
+		{c.on("px"), proxySection},
+		{c.on("peers"), peersSection},
+	} {
+		if !s.on {
+			continue
 		}
-	}
-	if c.on("p4") {
-		if err := sizeSection(c, t); err != nil {
-			return err
-		}
-	}
-	if c.on("st") {
-		if err := storeSection(c, t); err != nil {
-			return err
-		}
-	}
-	if c.on("br") {
-		if err := branchesSection(c, t); err != nil {
-			return err
-		}
-	}
-	if c.on("px") {
-		if err := proxySection(c, t); err != nil {
-			return err
-		}
-	}
-	if c.on("peers") {
-		if err := peersSection(c, t); err != nil {
+		if err := s.run(c, t); err != nil {
 			return err
 		}
 	}

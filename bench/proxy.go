@@ -262,30 +262,23 @@ func proxySection(c *config, t *table) error {
 // percentile latency in ms. Any failed exchange is an error.
 func pxLoad(client *http.Client, url string, conc, per int) (float64, float64, error) {
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		lat  []float64
-		werr error
+		mu  sync.Mutex
+		lat []float64
 	)
 	start := time.Now()
-	for g := range conc {
-		wg.Go(func() {
-			for i := range per {
-				t0 := time.Now()
-				if err := pxPost(client, url, pxRequest(g*per+i, false)); err != nil {
-					mu.Lock()
-					werr = err
-					mu.Unlock()
-					return
-				}
-				d := float64(time.Since(t0).Microseconds()) / 1000
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
+	werr := inParallel(conc, func(g int) error {
+		for i := range per {
+			t0 := time.Now()
+			if err := pxPost(client, url, pxRequest(g*per+i, false)); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
+			d := float64(time.Since(t0).Microseconds()) / 1000
+			mu.Lock()
+			lat = append(lat, d)
+			mu.Unlock()
+		}
+		return nil
+	})
 	elapsed := time.Since(start)
 	if werr != nil {
 		return 0, 0, werr

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -31,6 +30,44 @@ func search(_ context.Context, d payload.Doc) (payload.Doc, error) { return d, n
 // newProvider returns an otelrr provider recording into store dir.
 func newProvider(ctx context.Context, dir string) (*otelrr.TracerProvider, error) {
 	return otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir), otelrr.WithServiceName("bench"))
+}
+
+// openRun starts a run of the bench agent in a fresh store in dir and
+// returns its context and end, which ends the run, shuts the provider down
+// and removes the store.
+func openRun(dir string) (context.Context, func() error, error) {
+	os.RemoveAll(dir)
+	ctx := context.Background()
+	tp, err := newProvider(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, run, err := tp.StartRun(ctx, "bench")
+	if err != nil {
+		tp.Shutdown(context.Background())
+		return nil, nil, err
+	}
+	return ctx, func() error {
+		err := run.End(nil)
+		tp.Shutdown(context.Background())
+		os.RemoveAll(dir)
+		return err
+	}, nil
+}
+
+// inRun runs body inside a new run of a provider recording into store
+// dir, and ends the run with body's error.
+func inRun(ctx context.Context, dir string, body func(ctx context.Context) error) error {
+	tp, err := newProvider(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer tp.Shutdown(context.Background())
+	ctx, run, err := tp.StartRun(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	return run.End(body(ctx))
 }
 
 // recordTools records one run of n tool boundaries into store dir from conc
@@ -57,32 +94,20 @@ func recordCalls(dir string, n, conc int, doc, resp func(i int) payload.Doc) (st
 	if err != nil {
 		return "", 0, err
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		werr error
-	)
 	start := time.Now()
-	for g := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < n; i += conc {
-				fn := search
-				if resp != nil {
-					r := resp(i)
-					fn = func(context.Context, payload.Doc) (payload.Doc, error) { return r, nil }
-				}
-				if _, err := otelrr.Tool(ctx, "search", doc(i), fn); err != nil {
-					mu.Lock()
-					werr = err
-					mu.Unlock()
-					return
-				}
+	werr := inParallel(conc, func(g int) error {
+		for i := g; i < n; i += conc {
+			fn := search
+			if resp != nil {
+				r := resp(i)
+				fn = func(context.Context, payload.Doc) (payload.Doc, error) { return r, nil }
 			}
-		}()
-	}
-	wg.Wait()
+			if _, err := otelrr.Tool(ctx, "search", doc(i), fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	us := float64(time.Since(start).Nanoseconds()) / 1e3 / float64(max(n, 1))
 	endStart := time.Now()
 	if err := run.End(werr); err != nil {
@@ -96,26 +121,14 @@ func recordCalls(dir string, n, conc int, doc, resp func(i int) payload.Doc) (st
 // run of a store in dir, one goroutine.
 func toolRecorder(id, what, dir string, doc payload.Doc) contender {
 	return contender{id, what, func(int) (func(int) error, func() error, error) {
-		os.RemoveAll(dir)
-		ctx := context.Background()
-		tp, err := newProvider(ctx, dir)
+		ctx, end, err := openRun(dir)
 		if err != nil {
-			return nil, nil, err
-		}
-		ctx, run, err := tp.StartRun(ctx, "bench")
-		if err != nil {
-			tp.Shutdown(context.Background())
 			return nil, nil, err
 		}
 		return func(int) error {
-				_, err := otelrr.Tool(ctx, "search", doc, search)
-				return err
-			}, func() error {
-				err := run.End(nil)
-				tp.Shutdown(context.Background())
-				os.RemoveAll(dir)
-				return err
-			}, nil
+			_, err := otelrr.Tool(ctx, "search", doc, search)
+			return err
+		}, end, nil
 	}}
 }
 
@@ -344,21 +357,14 @@ func replayInProcess(root string, rec *replayer.Recording) (float64, error) {
 	n := len(rec.Records)
 	us, err := perOp(1, func(int) error {
 		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-			tp, err := newProvider(ctx, dir)
-			if err != nil {
-				return err
-			}
-			defer tp.Shutdown(context.Background())
-			ctx, run, err := tp.StartRun(ctx, "bench")
-			if err != nil {
-				return err
-			}
-			for range n {
-				if _, err := otelrr.Tool(ctx, "search", doc, search); err != nil {
-					return run.End(err)
+			return inRun(ctx, dir, func(ctx context.Context) error {
+				for range n {
+					if _, err := otelrr.Tool(ctx, "search", doc, search); err != nil {
+						return err
+					}
 				}
-			}
-			return run.End(nil)
+				return nil
+			})
 		})
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -174,4 +175,26 @@ func perOp(n int, f func(i int) error) (float64, error) {
 		}
 	}
 	return float64(time.Since(start).Nanoseconds()) / 1e3 / float64(n), nil
+}
+
+// inParallel runs work(0), …, work(conc-1), each on a goroutine of its own,
+// and waits for them all. It returns the error of the last one to fail,
+// nil when none did.
+func inParallel(conc int, work func(g int) error) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		werr error
+	)
+	for g := range conc {
+		wg.Go(func() {
+			if err := work(g); err != nil {
+				mu.Lock()
+				werr = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return werr
 }

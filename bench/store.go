@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -106,58 +105,36 @@ func makeRuns(dir string, n int) error {
 		return err
 	}
 	start := time.Now().Add(-time.Duration(n) * time.Second).UTC()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		werr error
-	)
 	const conc = 4
-	for g := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < n; i += conc {
-				err := func() error {
-					id := benchTraceID(uint64(i) + 1)
-					w, err := s.CreateRun(spanlog.RunMeta{TraceID: id, Name: "run-" + strconv.Itoa(i), Service: "bench", Start: start.Add(time.Duration(i) * time.Second)})
-					if err != nil {
+	return inParallel(conc, func(g int) error {
+		for i := g; i < n; i += conc {
+			err := func() error {
+				id := benchTraceID(uint64(i) + 1)
+				w, err := s.CreateRun(spanlog.RunMeta{TraceID: id, Name: "run-" + strconv.Itoa(i), Service: "bench", Start: start.Add(time.Duration(i) * time.Second)})
+				if err != nil {
+					return err
+				}
+				tid, _ := spanlog.ParseTraceID(id)
+				for range 3 {
+					if _, err := w.Append(func(seq int64) ([]byte, error) { return storedSpanOf(trace.TraceID(tid), seq) }); err != nil {
+						w.Close()
 						return err
 					}
-					tid, _ := spanlog.ParseTraceID(id)
-					for range 3 {
-						if _, err := w.Append(func(seq int64) ([]byte, error) { return storedSpanOf(trace.TraceID(tid), seq) }); err != nil {
-							w.Close()
-							return err
-						}
-					}
-					return w.Finish(spanlog.RunEnd{End: time.Now().UTC()})
-				}()
-				if err != nil {
-					mu.Lock()
-					werr = err
-					mu.Unlock()
-					return
 				}
+				return w.Finish(spanlog.RunEnd{End: time.Now().UTC()})
+			}()
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	return werr
+		}
+		return nil
+	})
 }
 
 // timeCLI runs agentrr with args against the store at dir and returns its
 // wall time in seconds, process start included.
 func timeCLI(agentrr, dir string, args ...string) (float64, error) {
-	cmd := exec.Command(agentrr, append([]string{"--store", dir}, args...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	secs := time.Since(start).Seconds()
-	if err != nil {
-		return 0, fmt.Errorf("agentrr %v: %v\n%s", args, err, out.String())
-	}
-	return secs, nil
+	return timed(exec.Command(agentrr, append([]string{"--store", dir}, args...)...), fmt.Sprintf("agentrr %v", args))
 }
 
 // storeSection is ST: the disk cost of a run of the demo agent, and

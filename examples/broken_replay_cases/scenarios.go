@@ -137,24 +137,21 @@ func verdict(ok bool) string {
 	return "FAIL"
 }
 
-func (r *Runner) baseRun(ctx context.Context) (string, error) {
-	if r.base != "" {
-		return r.base, nil
+// replayBase replays the base run with agent a. The base run is recorded
+// once, for the first scenario that replays it.
+func (r *Runner) replayBase(ctx context.Context, a *Agent) (*analyze.Report, error) {
+	if r.base == "" {
+		id, err := r.record(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.base = id
 	}
-	id, err := r.record(ctx)
-	if err != nil {
-		return "", err
-	}
-	r.base = id
-	return id, nil
+	return r.replay(ctx, r.base, a)
 }
 
 func (r *Runner) editedPrompt(ctx context.Context) (string, bool, error) {
-	id, err := r.baseRun(ctx)
-	if err != nil {
-		return "", false, err
-	}
-	rep, err := r.replay(ctx, id, &Agent{LLM: &fakellm.Client{}, Prompt: "You are a terse support agent for Acme."})
+	rep, err := r.replayBase(ctx, &Agent{LLM: &fakellm.Client{}, Prompt: "You are a terse support agent for Acme."})
 	if err != nil {
 		return "", false, err
 	}
@@ -165,11 +162,7 @@ func (r *Runner) editedPrompt(ctx context.Context) (string, bool, error) {
 }
 
 func (r *Runner) renamedTool(ctx context.Context) (string, bool, error) {
-	id, err := r.baseRun(ctx)
-	if err != nil {
-		return "", false, err
-	}
-	rep, err := r.replay(ctx, id, &Agent{LLM: &fakellm.Client{}, OrderTool: "find_order"})
+	rep, err := r.replayBase(ctx, &Agent{LLM: &fakellm.Client{}, OrderTool: "find_order"})
 	if err != nil {
 		return "", false, err
 	}

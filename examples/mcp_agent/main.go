@@ -52,11 +52,10 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/agentrr/agentrr/analyze"
-	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
 )
@@ -68,7 +67,8 @@ const weatherKey = "wk-demo-7f3a9c2e51d8"
 
 // Agent is the travel-desk agent.
 type Agent struct {
-	// Client is the OpenAI client; its HTTP client must be otelrr's.
+	// Client is the OpenAI client; its HTTP client must be otelrr's
+	// (openaiclient.New).
 	Client   openai.Client
 	Model    string
 	Question string
@@ -154,14 +154,11 @@ func (a *Agent) Run(ctx context.Context) (string, error) {
 // makes on their MCP servers.
 func (a *Agent) converse(ctx context.Context, params openai.ChatCompletionNewParams, owner map[string]*mcp.ClientSession, out io.Writer) (string, error) {
 	for turn := 0; turn < 6; turn++ {
-		resp, err := a.Client.Chat.Completions.New(ctx, params)
+		// Not streamed: the agent prints each tool call with its result.
+		msg, err := openaiclient.Complete(ctx, a.Client, params, false, nil)
 		if err != nil {
 			return "", err
 		}
-		if len(resp.Choices) == 0 {
-			return "", errors.New("the model returned no choice")
-		}
-		msg := resp.Choices[0].Message
 		if len(msg.ToolCalls) == 0 {
 			return msg.Content, nil
 		}
@@ -278,16 +275,11 @@ func run(ctx context.Context, opts *Options) (*Outcome, error) {
 	defer tp.Shutdown(ctx)
 	outcome := &Outcome{}
 
-	var baseURL, key, where string
-	switch {
-	case tp.Replaying():
-		baseURL, where = opts.BaseURL, "the recording (offline)"
-	case opts.Fake || opts.APIKey == "":
-		fake := fakeapi.New()
-		defer fake.Close()
-		baseURL, key, where = fake.OpenAIBaseURL(), "fake-key", "a local fake OpenAI server"
-	default:
-		baseURL, key, where = opts.BaseURL, opts.APIKey, cmp.Or(opts.BaseURL, "https://api.openai.com/v1/")
+	api := openaiclient.Pick(tp.Replaying(), opts.Fake, opts.APIKey, opts.BaseURL)
+	defer api.Close()
+	where := api.Where
+	if api.Fake != nil {
+		where = "a local fake OpenAI server"
 	}
 	// The events server: started here while recording; on replay nothing
 	// listens at its address, and nothing needs to.
@@ -311,7 +303,7 @@ func run(ctx context.Context, opts *Options) (*Outcome, error) {
 	fmt.Fprintf(opts.Out, "run_id: %s\n", r.TraceID())
 	fmt.Fprintf(opts.Out, "talking to %s\n", where)
 	agent := &Agent{
-		Client:    newOpenAIClient(baseURL, key, opts.Transport),
+		Client:    openaiclient.New(api.BaseURL, api.Key, opts.Transport),
 		Model:     opts.Model,
 		Question:  opts.Question,
 		Units:     opts.Units,
@@ -356,20 +348,6 @@ func weatherCommand(opts *Options) (*exec.Cmd, error) {
 	cmd.Env = append(append(os.Environ(), envWeatherKey+"="+weatherKey), opts.WeatherEnv...)
 	cmd.Stderr = os.Stderr
 	return cmd, nil
-}
-
-// newOpenAIClient returns an OpenAI client on baseURL whose HTTP exchanges
-// are agentrr boundaries. base is the transport under otelrr's (nil: the
-// default); key may be empty on replay.
-func newOpenAIClient(baseURL, key string, base http.RoundTripper) openai.Client {
-	opts := []option.RequestOption{option.WithHTTPClient(otelrr.HTTPClient(&http.Client{Transport: base}))}
-	if baseURL != "" {
-		opts = append(opts, option.WithBaseURL(baseURL))
-	}
-	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
-	}
-	return openai.NewClient(opts...)
 }
 
 // isServe reports whether args ask this executable to be the weather

@@ -6,17 +6,15 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/examples/internal/exampletest"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/spanlog"
@@ -32,14 +30,6 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
-}
-
-// dialGuard fails the test on any connection attempt.
-func dialGuard(t *testing.T) http.RoundTripper {
-	return &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-		t.Errorf("replay dialed %s %s", network, addr)
-		return nil, errors.New("no network during replay")
-	}}
 }
 
 // weatherServer copies this test binary to a directory of its own, as the
@@ -81,8 +71,6 @@ func calls(t *testing.T, callLog string) int {
 	return n
 }
 
-var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
-
 func options(dir, exe, callLog string, out io.Writer) *Options {
 	return &Options{
 		WeatherServer: exe,
@@ -93,16 +81,45 @@ func options(dir, exe, callLog string, out io.Writer) *Options {
 	}
 }
 
-// agentLines are the lines of out the agent printed about its work (not
-// the run id, nor where it talked).
-func agentLines(out string) []string {
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(l, "run_id:") && !strings.HasPrefix(l, "talking to") && !strings.HasPrefix(l, "replayed ") {
-			lines = append(lines, l)
-		}
+// recording is one run of the command, recorded into a store of its own
+// with the weather server a copy of this test binary.
+type recording struct {
+	dir, exe, callLog string
+	// printed is what the command printed, outcome what it did.
+	printed string
+	outcome *Outcome
+}
+
+// record runs the command once, recording (with the replay hint silenced).
+func record(t *testing.T) *recording {
+	t.Helper()
+	r := &recording{dir: t.TempDir()}
+	r.exe, r.callLog = weatherServer(t)
+	t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
+	t.Setenv(handshake.EnvReplay, "")
+	var rec bytes.Buffer
+	out, err := run(context.Background(), options(r.dir, r.exe, r.callLog, &rec))
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, rec.String())
 	}
-	return lines
+	r.printed, r.outcome = rec.String(), out
+	return r
+}
+
+// replay runs the command again as a replay of run id, with its options
+// edited by edit (when not nil) and a model transport that fails the test
+// on any dial, and returns what it printed and did.
+func (r *recording) replay(t *testing.T, id string, edit func(*Options)) (string, *Outcome, error) {
+	t.Helper()
+	t.Setenv(handshake.EnvReplay, id)
+	var rp bytes.Buffer
+	opts := options(r.dir, r.exe, r.callLog, &rp)
+	opts.Transport = exampletest.DialGuard(t)
+	if edit != nil {
+		edit(opts)
+	}
+	out, err := run(context.Background(), opts)
+	return rp.String(), out, err
 }
 
 // TestRecordThenReplayWithTheServersGone records the agent — the model on
@@ -112,57 +129,37 @@ func agentLines(out string) []string {
 // transport that fails on any dial: the replay prints exactly what the
 // recording did, is faithful, starts no process and reaches no server.
 func TestRecordThenReplayWithTheServersGone(t *testing.T) {
-	dir := t.TempDir()
-	exe, callLog := weatherServer(t)
-	t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
-	t.Setenv(handshake.EnvReplay, "")
-	var rec bytes.Buffer
-	out, err := run(context.Background(), options(dir, exe, callLog, &rec))
-	if err != nil {
-		t.Fatalf("record: %v\n%s", err, rec.String())
-	}
-	m := runIDLine.FindStringSubmatch(rec.String())
-	if m == nil {
-		t.Fatalf("no run_id line in:\n%s", rec.String())
-	}
-	for _, want := range []string{
+	r := record(t)
+	rec, out := r.printed, r.outcome
+	id := exampletest.RunID(t, rec)
+	exampletest.CheckPrinted(t, "recording", rec,
 		"[get_forecast {\"trip_id\":\"TR-2026\"}] Lisbon this weekend: Saturday sunny, 24°C; Sunday cloudy, 21°C.",
 		"[find_events {\"trip_id\":\"TR-2026\"}] Saturday: fado night in Alfama",
 		"  call_fake_1: locating Lisbon (1/2)\n  call_fake_1: running the forecast model (2/2)",
 		"answer: Here is what I found: Lisbon this weekend",
-	} {
-		if !strings.Contains(rec.String(), want) {
-			t.Errorf("recording printed:\n%s\nwant %q", rec.String(), want)
-		}
-	}
-	if !out.WeatherStarted || calls(t, callLog) != 1 || out.Events.Calls.Load() != 1 {
-		t.Fatalf("recording: weather started %v with %d calls, events %d calls; want started, 1 and 1", out.WeatherStarted, calls(t, callLog), out.Events.Calls.Load())
+	)
+	if !out.WeatherStarted || calls(t, r.callLog) != 1 || out.Events.Calls.Load() != 1 {
+		t.Fatalf("recording: weather started %v with %d calls, events %d calls; want started, 1 and 1", out.WeatherStarted, calls(t, r.callLog), out.Events.Calls.Load())
 	}
 
-	if err := os.Remove(exe); err != nil {
+	if err := os.Remove(r.exe); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(handshake.EnvReplay, m[1])
-	var rp bytes.Buffer
-	opts := options(dir, exe, callLog, &rp)
-	opts.Transport = dialGuard(t)
-	out, err = run(context.Background(), opts)
+	rp, out, err := r.replay(t, id, nil)
 	if err != nil {
-		t.Fatalf("replay: %v\n%s", err, rp.String())
+		t.Fatalf("replay: %v\n%s", err, rp)
 	}
-	if !strings.Contains(rp.String(), "replayed "+m[1]+": faithful (weather server started: false, events server requests: 0)") {
-		t.Errorf("replay printed:\n%s", rp.String())
+	exampletest.CheckPrinted(t, "replay", rp, "replayed "+id+": faithful (weather server started: false, events server requests: 0)")
+	if out.WeatherStarted || out.Events != nil || calls(t, r.callLog) != 1 {
+		t.Errorf("replay: weather started %v, events server %v, weather calls %d (1 when recording)", out.WeatherStarted, out.Events, calls(t, r.callLog))
 	}
-	if out.WeatherStarted || out.Events != nil || calls(t, callLog) != 1 {
-		t.Errorf("replay: weather started %v, events server %v, weather calls %d (1 when recording)", out.WeatherStarted, out.Events, calls(t, callLog))
-	}
-	if got, want := agentLines(rp.String()), agentLines(rec.String()); !slices.Equal(got, want) {
+	if got, want := exampletest.AgentLines(rp), exampletest.AgentLines(rec); !slices.Equal(got, want) {
 		t.Errorf("replay printed\n%q\nrecording printed\n%q", got, want)
 	}
 
 	// The store never holds the weather server's key.
 	scanned := 0
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(r.dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			b, _ := os.ReadFile(path)
 			scanned++
@@ -177,16 +174,16 @@ func TestRecordThenReplayWithTheServersGone(t *testing.T) {
 	}
 
 	// And the boundaries are what docs/mcp.md says.
-	store, err := spanlog.OpenExisting(dir)
+	store, err := spanlog.OpenExisting(r.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := store.ReadRun(m[1])
+	stored, err := store.ReadRun(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, b := range r.Records {
+	for _, b := range stored.Records {
 		got = append(got, string(b.Kind)+" "+b.Name)
 		if b.Name == "get_forecast" && (b.Attributes[boundary.GenAIToolCallID] != "call_fake_1" || b.SpanName != "execute_tool get_forecast") {
 			t.Errorf("get_forecast boundary: span %q, attributes %v", b.SpanName, b.Attributes)
@@ -206,20 +203,8 @@ func TestRecordThenReplayWithTheServersGone(t *testing.T) {
 // agent sends get_forecast another argument, and the replay halts at that
 // tools/call, naming the argument.
 func TestOtherUnitsDivergeAtTheToolCall(t *testing.T) {
-	dir := t.TempDir()
-	exe, callLog := weatherServer(t)
-	t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
-	t.Setenv(handshake.EnvReplay, "")
-	var rec bytes.Buffer
-	out, err := run(context.Background(), options(dir, exe, callLog, &rec))
-	if err != nil {
-		t.Fatalf("record: %v\n%s", err, rec.String())
-	}
-	t.Setenv(handshake.EnvReplay, out.RunID)
-	var rp bytes.Buffer
-	opts := options(dir, exe, callLog, &rp)
-	opts.Units, opts.Transport = "imperial", dialGuard(t)
-	out, err = run(context.Background(), opts)
+	r := record(t)
+	_, out, err := r.replay(t, r.outcome.RunID, func(opts *Options) { opts.Units = "imperial" })
 	if err == nil || !strings.Contains(err.Error(), "replay diverged") {
 		t.Fatalf("replay with other units: %v, want a divergence", err)
 	}
@@ -232,7 +217,7 @@ func TestOtherUnitsDivergeAtTheToolCall(t *testing.T) {
 		len(d.Diff) != 1 || d.Diff[0].Path != "params.arguments.units" {
 		t.Errorf("divergence: %+v", d)
 	}
-	if calls(t, callLog) != 1 {
-		t.Errorf("the weather server ran %d calls, want 1 (when recording)", calls(t, callLog))
+	if calls(t, r.callLog) != 1 {
+		t.Errorf("the weather server ran %d calls, want 1 (when recording)", calls(t, r.callLog))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/rrtest"
@@ -16,7 +17,7 @@ func recordAgent(t *testing.T) *replayer.Recording {
 	t.Helper()
 	srv := fakeapi.New()
 	defer srv.Close()
-	a := &Agent{Client: NewClient(srv.OpenAIBaseURL(), "k", nil), Stream: true}
+	a := &Agent{Client: openaiclient.New(srv.OpenAIBaseURL(), "k", nil), Stream: true}
 	rec, _, err := rrtest.Record(t, "openai_agent", a.Run)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestForkWithAnOverriddenToolError(t *testing.T) {
 	rec := recordAgent(t)
 	live := fakeapi.New()
 	defer live.Close()
-	a := &Agent{Client: NewClient(live.OpenAIBaseURL(), "k", nil), Stream: true}
+	a := &Agent{Client: openaiclient.New(live.OpenAIBaseURL(), "k", nil), Stream: true}
 	rep, answer := rrtest.Replay(t, rec, a.Run,
 		replayer.WithOverride(1, replayer.Override{Error: "the order service is down"}),
 		replayer.LiveTools("refund_policy"))
@@ -60,7 +61,7 @@ func TestForkRepeatedAgainstAVaryingModel(t *testing.T) {
 	rec := recordAgent(t)
 	live := fakeapi.NewWith(func(s *fakeapi.Server) { s.AnswerEarly = func(n int) bool { return n == 2 || n == 3 } })
 	defer live.Close()
-	a := &Agent{Client: NewClient(live.OpenAIBaseURL(), "k", nil), Stream: true}
+	a := &Agent{Client: openaiclient.New(live.OpenAIBaseURL(), "k", nil), Stream: true}
 	r := rrtest.Repeat(t, rec, a.Run, 5, replayer.ForkAt(2), replayer.LiveTools("refund_policy"))
 
 	var from []string

@@ -41,10 +41,9 @@ import (
 	"sync/atomic"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
-	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/otelrr"
 )
 
@@ -54,7 +53,8 @@ const defaultQuestion = "Where is my order A-1001? It was due yesterday."
 
 // Agent is the support agent.
 type Agent struct {
-	// Client is the OpenAI client; its HTTP client must be otelrr's.
+	// Client is the OpenAI client; its HTTP client must be otelrr's
+	// (openaiclient.New).
 	Client openai.Client
 	Model  string
 	// Stream makes the agent stream the model's replies, printing the
@@ -69,20 +69,6 @@ type Agent struct {
 
 	// ToolRuns counts the tool functions actually run (none on replay).
 	ToolRuns atomic.Int64
-}
-
-// NewClient returns an OpenAI client on baseURL whose HTTP exchanges are
-// agentrr boundaries. base is the transport under otelrr's (nil: the
-// default); key may be empty on replay.
-func NewClient(baseURL, key string, base http.RoundTripper) openai.Client {
-	opts := []option.RequestOption{option.WithHTTPClient(otelrr.HTTPClient(&http.Client{Transport: base}))}
-	if baseURL != "" {
-		opts = append(opts, option.WithBaseURL(baseURL))
-	}
-	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
-	}
-	return openai.NewClient(opts...)
 }
 
 func (a *Agent) lookupOrder(_ context.Context, args orderArgs) (string, error) {
@@ -132,15 +118,8 @@ func (a *Agent) Run(ctx context.Context) (string, error) {
 		},
 		Temperature: openai.Float(0.2),
 	}
-	if a.Stream {
-		params.StreamOptions.IncludeUsage = openai.Bool(true)
-	}
-	out := a.Out
-	if out == nil {
-		out = io.Discard
-	}
 	for turn := 0; turn < 6; turn++ {
-		msg, err := a.complete(ctx, params, out)
+		msg, err := openaiclient.Complete(ctx, a.Client, params, a.Stream, a.Out)
 		if err != nil {
 			return "", err
 		}
@@ -179,43 +158,6 @@ func (a *Agent) Run(ctx context.Context) (string, error) {
 	return "", errors.New("no answer after 6 turns")
 }
 
-// complete makes one Chat Completions call, streamed or not.
-func (a *Agent) complete(ctx context.Context, params openai.ChatCompletionNewParams, out io.Writer) (openai.ChatCompletionMessage, error) {
-	if !a.Stream {
-		resp, err := a.Client.Chat.Completions.New(ctx, params)
-		if err != nil {
-			return openai.ChatCompletionMessage{}, err
-		}
-		if len(resp.Choices) == 0 {
-			return openai.ChatCompletionMessage{}, errors.New("the model returned no choice")
-		}
-		return resp.Choices[0].Message, nil
-	}
-	stream := a.Client.Chat.Completions.NewStreaming(ctx, params)
-	defer stream.Close()
-	var acc openai.ChatCompletionAccumulator
-	for stream.Next() {
-		chunk := stream.Current()
-		acc.AddChunk(chunk)
-		if len(chunk.Choices) > 0 && chunk.Choices[0].Delta.Content != "" {
-			fmt.Fprint(out, chunk.Choices[0].Delta.Content)
-		}
-		if tc, ok := acc.JustFinishedToolCall(); ok {
-			fmt.Fprintf(out, "[tool call %s %s]\n", tc.Name, tc.Arguments)
-		}
-	}
-	if err := stream.Err(); err != nil {
-		return openai.ChatCompletionMessage{}, err
-	}
-	if len(acc.Choices) == 0 {
-		return openai.ChatCompletionMessage{}, errors.New("the stream had no choice")
-	}
-	if acc.Choices[0].Message.Content != "" {
-		fmt.Fprintln(out)
-	}
-	return acc.Choices[0].Message, nil
-}
-
 // Options configure one run of the command.
 type Options struct {
 	Model    string
@@ -240,31 +182,19 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	defer tp.Shutdown(ctx)
 
-	var baseURL, key, where string
-	switch {
-	case tp.Replaying() && !tp.Forking():
-		// Nothing is contacted: the recorded responses are served in place.
-		// The host does not count in what replay compares (the path does:
-		// keep OPENAI_BASE_URL's path as it was), the key never does.
-		baseURL, where = opts.BaseURL, "the recording (offline)"
-	// A fork (agentrr fork) is served up to its fork point, then goes on
-	// live: it talks to what a recording would.
-	case opts.Fake || opts.APIKey == "":
-		fake := fakeapi.New()
-		defer fake.Close()
-		baseURL, key, where = fake.OpenAIBaseURL(), "fake-key", "a local fake OpenAI server at "+fake.URL
-	default:
-		baseURL, key, where = opts.BaseURL, opts.APIKey, cmp.Or(opts.BaseURL, "https://api.openai.com/v1/")
-	}
+	// A replay talks to nothing. A fork (agentrr fork) is served up to its
+	// fork point, then goes on live: it talks to what a recording would.
+	api := openaiclient.Pick(tp.Replaying() && !tp.Forking(), opts.Fake, opts.APIKey, opts.BaseURL)
+	defer api.Close()
 
 	ctx, r, err := tp.StartRun(ctx, "openai_agent")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.Out, "run_id: %s\n", r.TraceID())
-	fmt.Fprintf(opts.Out, "talking to %s\n", where)
+	fmt.Fprintf(opts.Out, "talking to %s\n", api.Where)
 	agent := &Agent{
-		Client:   NewClient(baseURL, key, opts.Transport),
+		Client:   openaiclient.New(api.BaseURL, api.Key, opts.Transport),
 		Model:    opts.Model,
 		Stream:   opts.Stream,
 		Question: opts.Question,

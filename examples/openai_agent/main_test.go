@@ -1,33 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"net"
+	"io"
 	"net/http"
-	"regexp"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/examples/internal/exampletest"
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/internal/fakeapi"
-	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
-
-// dialGuard fails the test on any connection attempt.
-func dialGuard(t *testing.T) http.RoundTripper {
-	return &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-		t.Errorf("replay dialed %s %s", network, addr)
-		return nil, errors.New("no network during replay")
-	}}
-}
-
-var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
 
 // TestCommandRecordsThenReplaysOffline runs the command as `go run` would:
 // first recording against the fake server it starts, then replaying (as
@@ -36,48 +22,15 @@ var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
 func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 	for _, stream := range []bool{true, false} {
 		t.Run(map[bool]string{true: "stream", false: "json"}[stream], func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
-			t.Setenv(handshake.EnvReplay, "")
-			var rec bytes.Buffer
-			err := run(context.Background(), &Options{Stream: stream, Out: &rec, TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
-			if err != nil {
-				t.Fatalf("record: %v\n%s", err, rec.String())
-			}
-			m := runIDLine.FindStringSubmatch(rec.String())
-			if m == nil {
-				t.Fatalf("no run_id line in:\n%s", rec.String())
-			}
-			const answer = "answer: Here is what I found: order A-1001 is delayed at the depot, new delivery in 2 days. late orders get their shipping refunded on request."
-			if !strings.Contains(rec.String(), answer) {
-				t.Fatalf("recording printed:\n%s\nwant %q", rec.String(), answer)
-			}
-
-			t.Setenv(handshake.EnvReplay, m[1])
-			var rp bytes.Buffer
-			err = run(context.Background(), &Options{Stream: stream, Out: &rp, Transport: dialGuard(t), TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
-			if err != nil {
-				t.Fatalf("replay: %v\n%s", err, rp.String())
-			}
-			if !strings.Contains(rp.String(), "replayed "+m[1]+": faithful (tool runs: 0)") {
-				t.Errorf("replay printed:\n%s", rp.String())
-			}
 			// Everything the agent printed (streamed deltas, tool calls,
 			// answer) is the same; only the run id and the server differ.
-			agentLines := func(out string) []string {
-				var lines []string
-				for _, l := range strings.Split(out, "\n") {
-					if !strings.HasPrefix(l, "run_id:") && !strings.HasPrefix(l, "talking to") && !strings.HasPrefix(l, "replayed ") {
-						lines = append(lines, l)
-					}
-				}
-				return lines
-			}
-			if got, want := agentLines(rp.String()), agentLines(rec.String()); !slices.Equal(got, want) {
-				t.Errorf("replay printed\n%q\nrecording printed\n%q", got, want)
-			}
-			if stream && !strings.Contains(rec.String(), `[tool call lookup_order {"order_id":"A-1001"}]`) {
-				t.Errorf("the streamed tool call was not printed:\n%s", rec.String())
+			id, rec, rp := exampletest.RecordThenReplay(t, func(tracer []otelrr.Option, transport http.RoundTripper, out io.Writer) error {
+				return run(context.Background(), &Options{Stream: stream, Out: out, Transport: transport, TracerOptions: tracer})
+			})
+			exampletest.CheckPrinted(t, "recording", rec, "answer: Here is what I found: order A-1001 is delayed at the depot, new delivery in 2 days. late orders get their shipping refunded on request.")
+			exampletest.CheckPrinted(t, "replay", rp, "replayed "+id+": faithful (tool runs: 0)")
+			if stream {
+				exampletest.CheckPrinted(t, "recording", rec, `[tool call lookup_order {"order_id":"A-1001"}]`)
 			}
 		})
 	}
@@ -99,7 +52,7 @@ func TestEditedPromptDivergesInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Agent{Client: NewClient(srv.OpenAIBaseURL(), "k", nil), Stream: true}
+	a := &Agent{Client: openaiclient.New(srv.OpenAIBaseURL(), "k", nil), Stream: true}
 	if _, err := a.Run(rctx); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +81,7 @@ func TestEditedPromptDivergesInProcess(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			a := &Agent{Client: NewClient("", "", dialGuard(t)), Stream: true, Prompt: prompt}
+			a := &Agent{Client: openaiclient.New("", "", exampletest.DialGuard(t)), Stream: true, Prompt: prompt}
 			_, agentErr := a.Run(ctx)
 			if err := run.End(agentErr); err != nil {
 				return err

@@ -44,10 +44,9 @@ import (
 	"time"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
-	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/otelrr"
 )
 
@@ -57,7 +56,8 @@ const defaultQuestion = "Plan my weekend in Lisbon, trip TR-2026."
 
 // Agent is the travel-desk agent.
 type Agent struct {
-	// Client is the OpenAI client; its HTTP client must be otelrr's.
+	// Client is the OpenAI client; its HTTP client must be otelrr's
+	// (openaiclient.New).
 	Client openai.Client
 	Model  string
 	// Stream makes the agent stream the model's planning replies, printing
@@ -83,20 +83,6 @@ type Plan struct {
 	Answer string
 	// SMS and Checklist are the two follow-ups, streamed concurrently.
 	SMS, Checklist string
-}
-
-// NewClient returns an OpenAI client on baseURL whose HTTP exchanges are
-// agentrr boundaries. base is the transport under otelrr's (nil: the
-// default); key may be empty on replay.
-func NewClient(baseURL, key string, base http.RoundTripper) openai.Client {
-	opts := []option.RequestOption{option.WithHTTPClient(otelrr.HTTPClient(&http.Client{Transport: base}))}
-	if baseURL != "" {
-		opts = append(opts, option.WithBaseURL(baseURL))
-	}
-	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
-	}
-	return openai.NewClient(opts...)
 }
 
 // tripArgs are the arguments of every tool.
@@ -199,7 +185,7 @@ func (a *Agent) answer(ctx context.Context) (string, error) {
 		Temperature:       openai.Float(0.2),
 	}
 	for turn := 0; turn < 4; turn++ {
-		msg, err := a.complete(ctx, params)
+		msg, err := openaiclient.Complete(ctx, a.Client, params, a.Stream, a.Out)
 		if err != nil {
 			return "", err
 		}
@@ -276,54 +262,6 @@ func toolIndex(name string) int {
 	return -1
 }
 
-// complete makes one planning call, streamed or not.
-func (a *Agent) complete(ctx context.Context, params openai.ChatCompletionNewParams) (openai.ChatCompletionMessage, error) {
-	if !a.Stream {
-		resp, err := a.Client.Chat.Completions.New(ctx, params)
-		if err != nil {
-			return openai.ChatCompletionMessage{}, err
-		}
-		if len(resp.Choices) == 0 {
-			return openai.ChatCompletionMessage{}, errors.New("the model returned no choice")
-		}
-		return resp.Choices[0].Message, nil
-	}
-	out := a.Out
-	if out == nil {
-		out = io.Discard
-	}
-	return a.stream(ctx, params, out)
-}
-
-// stream makes one streamed Chat Completions call, printing its deltas and
-// tool calls to out as they arrive, and returns the accumulated message.
-func (a *Agent) stream(ctx context.Context, params openai.ChatCompletionNewParams, out io.Writer) (openai.ChatCompletionMessage, error) {
-	params.StreamOptions.IncludeUsage = openai.Bool(true)
-	stream := a.Client.Chat.Completions.NewStreaming(ctx, params)
-	defer stream.Close()
-	var acc openai.ChatCompletionAccumulator
-	for stream.Next() {
-		chunk := stream.Current()
-		acc.AddChunk(chunk)
-		if len(chunk.Choices) > 0 && chunk.Choices[0].Delta.Content != "" {
-			fmt.Fprint(out, chunk.Choices[0].Delta.Content)
-		}
-		if tc, ok := acc.JustFinishedToolCall(); ok {
-			fmt.Fprintf(out, "[tool call %s %s]\n", tc.Name, tc.Arguments)
-		}
-	}
-	if err := stream.Err(); err != nil {
-		return openai.ChatCompletionMessage{}, err
-	}
-	if len(acc.Choices) == 0 {
-		return openai.ChatCompletionMessage{}, errors.New("the stream had no choice")
-	}
-	if acc.Choices[0].Message.Content != "" {
-		fmt.Fprintln(out)
-	}
-	return acc.Choices[0].Message, nil
-}
-
 // followUps streams two completions at once from the answer, each from its
 // own branch ("sms", "checklist"), and returns their texts.
 func (a *Agent) followUps(ctx context.Context, answer string) (sms, checklist string, err error) {
@@ -340,7 +278,7 @@ func (a *Agent) followUps(ctx context.Context, answer string) (sms, checklist st
 			defer wg.Done()
 			// The deltas of two streams at once would interleave: only the
 			// accumulated texts are printed, once both are done.
-			msg, err := a.stream(ctx, openai.ChatCompletionNewParams{
+			msg, err := openaiclient.Stream(ctx, a.Client, openai.ChatCompletionNewParams{
 				Model:    a.model(),
 				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(asks[i])},
 			}, io.Discard)
@@ -376,27 +314,17 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	defer tp.Shutdown(ctx)
 
-	var baseURL, key, where string
-	switch {
-	case tp.Replaying():
-		// Nothing is contacted: the recorded responses are served in place.
-		baseURL, where = opts.BaseURL, "the recording (offline)"
-	case opts.Fake || opts.APIKey == "":
-		fake := fakeapi.New()
-		defer fake.Close()
-		baseURL, key, where = fake.OpenAIBaseURL(), "fake-key", "a local fake OpenAI server at "+fake.URL
-	default:
-		baseURL, key, where = opts.BaseURL, opts.APIKey, cmp.Or(opts.BaseURL, "https://api.openai.com/v1/")
-	}
+	api := openaiclient.Pick(tp.Replaying(), opts.Fake, opts.APIKey, opts.BaseURL)
+	defer api.Close()
 
 	ctx, r, err := tp.StartRun(ctx, "parallel_tools")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.Out, "run_id: %s\n", r.TraceID())
-	fmt.Fprintf(opts.Out, "talking to %s\n", where)
+	fmt.Fprintf(opts.Out, "talking to %s\n", api.Where)
 	agent := &Agent{
-		Client:   NewClient(baseURL, key, opts.Transport),
+		Client:   openaiclient.New(api.BaseURL, api.Key, opts.Transport),
 		Model:    opts.Model,
 		Stream:   opts.Stream,
 		Question: opts.Question,

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -20,23 +18,14 @@ import (
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/examples/internal/exampletest"
+	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/internal/fakeapi"
-	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/rrtest"
 	"github.com/agentrr/agentrr/spanlog"
 )
-
-// dialGuard fails the test on any connection attempt.
-func dialGuard(t *testing.T) http.RoundTripper {
-	return &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-		t.Errorf("replay dialed %s %s", network, addr)
-		return nil, errors.New("no network during replay")
-	}}
-}
-
-var runIDLine = regexp.MustCompile(`(?m)^run_id: ([0-9a-f]{32})$`)
 
 // recorded is one run of the agent, recorded in-process against the fake
 // server, and what the recording says of it.
@@ -67,7 +56,7 @@ func record(t *testing.T, stream bool) *recorded {
 	srv := fakeapi.New()
 	defer srv.Close()
 	dir := t.TempDir()
-	a := &Agent{Client: NewClient(srv.OpenAIBaseURL(), "fake-key", nil), Stream: stream}
+	a := &Agent{Client: openaiclient.New(srv.OpenAIBaseURL(), "fake-key", nil), Stream: stream}
 	id, plan, err := rrtest.Run(context.Background(), t, dir, "parallel_tools", a.Run)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +111,7 @@ func firstToolCalls(t *testing.T, rec *replayer.Recording) []toolCallPart {
 // client whose every dial fails the test).
 func (r *recorded) replay(t *testing.T, agent *Agent, opts ...replayer.Option) (*analyze.Report, *Plan) {
 	t.Helper()
-	agent.Client = NewClient("", "", dialGuard(t))
+	agent.Client = openaiclient.New("", "", exampletest.DialGuard(t))
 	var plan *Plan
 	rep, err := replayer.Replay(context.Background(), r.rec, func(ctx context.Context) error {
 		var err error
@@ -359,53 +348,19 @@ func TestChangedArgumentDivergesInItsBranch(t *testing.T) {
 func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 	for _, stream := range []bool{true, false} {
 		t.Run(map[bool]string{true: "stream", false: "json"}[stream], func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("AGENTRR_EXAMPLE_QUIET", "1")
-			t.Setenv(handshake.EnvReplay, "")
-			var rec bytes.Buffer
-			err := run(context.Background(), &Options{Stream: stream, Out: &rec, TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
-			if err != nil {
-				t.Fatalf("record: %v\n%s", err, rec.String())
-			}
-			m := runIDLine.FindStringSubmatch(rec.String())
-			if m == nil {
-				t.Fatalf("no run_id line in:\n%s", rec.String())
-			}
+			id, rec, rp := exampletest.RecordThenReplay(t, func(tracer []otelrr.Option, transport http.RoundTripper, out io.Writer) error {
+				return run(context.Background(), &Options{Stream: stream, Out: out, Transport: transport, TracerOptions: tracer})
+			})
 			if stream {
 				// The four calls of one streamed reply, each printed as
 				// the accumulator finished it, before the answer.
-				calls := regexp.MustCompile(`(?m)^\[tool call (\w+) `).FindAllStringSubmatch(rec.String(), -1)
+				calls := regexp.MustCompile(`(?m)^\[tool call (\w+) `).FindAllStringSubmatch(rec, -1)
 				if len(calls) != len(tools) {
-					t.Errorf("the recording printed %d tool calls, want %d:\n%s", len(calls), len(tools), rec.String())
+					t.Errorf("the recording printed %d tool calls, want %d:\n%s", len(calls), len(tools), rec)
 				}
 			}
-			for _, line := range []string{"answer: Here is what I found: ", "sms: ", "checklist: "} {
-				if !strings.Contains(rec.String(), "\n"+line) {
-					t.Errorf("the recording printed no %q line:\n%s", line, rec.String())
-				}
-			}
-
-			t.Setenv(handshake.EnvReplay, m[1])
-			var rp bytes.Buffer
-			err = run(context.Background(), &Options{Stream: stream, Out: &rp, Transport: dialGuard(t), TracerOptions: []otelrr.Option{otelrr.WithStore(dir)}})
-			if err != nil {
-				t.Fatalf("replay: %v\n%s", err, rp.String())
-			}
-			if !strings.Contains(rp.String(), "replayed "+m[1]+": faithful (tool runs: 0)") {
-				t.Errorf("replay printed:\n%s", rp.String())
-			}
-			agentLines := func(out string) []string {
-				var lines []string
-				for _, l := range strings.Split(out, "\n") {
-					if !strings.HasPrefix(l, "run_id:") && !strings.HasPrefix(l, "talking to") && !strings.HasPrefix(l, "replayed ") {
-						lines = append(lines, l)
-					}
-				}
-				return lines
-			}
-			if got, want := agentLines(rp.String()), agentLines(rec.String()); !slices.Equal(got, want) {
-				t.Errorf("replay printed\n%q\nrecording printed\n%q", got, want)
-			}
+			exampletest.CheckPrinted(t, "recording", rec, "\nanswer: Here is what I found: ", "\nsms: ", "\nchecklist: ")
+			exampletest.CheckPrinted(t, "replay", rp, "replayed "+id+": faithful (tool runs: 0)")
 		})
 	}
 }

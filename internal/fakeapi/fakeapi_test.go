@@ -18,16 +18,28 @@ import (
 	"github.com/agentrr/agentrr/internal/fakeapi"
 )
 
-func openAIClient(s *fakeapi.Server, opts ...ooption.RequestOption) openai.Client {
-	return openai.NewClient(append([]ooption.RequestOption{
+// start starts a fake server, configured by configure (nil: as New), that
+// is closed when the test ends.
+func start(t *testing.T, configure func(*fakeapi.Server)) *fakeapi.Server {
+	s := fakeapi.NewWith(configure)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// openAIServer starts a fake server (see start) and returns it with an
+// openai-go client on it that does not retry; opts come after its own.
+func openAIServer(t *testing.T, configure func(*fakeapi.Server), opts ...ooption.RequestOption) (*fakeapi.Server, openai.Client) {
+	s := start(t, configure)
+	return s, openai.NewClient(append([]ooption.RequestOption{
 		ooption.WithBaseURL(s.OpenAIBaseURL()), ooption.WithAPIKey("test-key"), ooption.WithMaxRetries(0),
 	}, opts...)...)
 }
 
-func anthropicClient(s *fakeapi.Server, opts ...aoption.RequestOption) anthropic.Client {
-	return anthropic.NewClient(append([]aoption.RequestOption{
-		aoption.WithBaseURL(s.AnthropicBaseURL()), aoption.WithAPIKey("test-key"), aoption.WithMaxRetries(0),
-	}, opts...)...)
+// anthropicServer starts a fake server (see start) and returns it with an
+// anthropic-sdk-go client on it that does not retry.
+func anthropicServer(t *testing.T) (*fakeapi.Server, anthropic.Client) {
+	s := start(t, nil)
+	return s, anthropic.NewClient(aoption.WithBaseURL(s.AnthropicBaseURL()), aoption.WithAPIKey("test-key"), aoption.WithMaxRetries(0))
 }
 
 var orderTool = openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
@@ -39,9 +51,7 @@ var orderTool = openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam
 })
 
 func TestOpenAIToolCallThenAnswer(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	client := openAIClient(s)
+	_, client := openAIServer(t, nil)
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
 		Model:    "gpt-4o-mini",
@@ -81,9 +91,7 @@ func TestOpenAIToolCallThenAnswer(t *testing.T) {
 }
 
 func TestOpenAIStreamedToolCall(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	client := openAIClient(s)
+	_, client := openAIServer(t, nil)
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
 		Model:    "gpt-4o-mini",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where is order A-1001?")},
@@ -103,9 +111,7 @@ func TestOpenAIStreamedToolCall(t *testing.T) {
 }
 
 func TestAnthropicToolUseThenAnswer(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	client := anthropicClient(s)
+	_, client := anthropicServer(t)
 	ctx := context.Background()
 	params := anthropic.MessageNewParams{
 		Model:     "claude-sonnet-4-5",
@@ -141,15 +147,13 @@ func TestAnthropicToolUseThenAnswer(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
+	s, client := anthropicServer(t)
 	s.Fail(fakeapi.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}, fakeapi.Fault{CutAfter: 2})
 	ctx := context.Background()
 	params := anthropic.MessageNewParams{
 		Model: "claude-sonnet-4-5", MaxTokens: 64,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello there"))},
 	}
-	client := anthropicClient(s)
 	_, err := client.Messages.New(ctx, params)
 	var apiErr *anthropic.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
@@ -170,10 +174,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestAPIKeyChecked(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	s.APIKey = "right-key"
-	client := openAIClient(s, ooption.WithAPIKey("wrong-key"))
+	_, client := openAIServer(t, func(s *fakeapi.Server) { s.APIKey = "right-key" }, ooption.WithAPIKey("wrong-key"))
 	_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
 	})
@@ -206,9 +207,7 @@ func TestOpenAIParallelToolCalls(t *testing.T) {
 	names := []string{"flights", "hotels", "weather"}
 	for _, stream := range []bool{false, true} {
 		t.Run(map[bool]string{false: "json", true: "stream"}[stream], func(t *testing.T) {
-			s := fakeapi.New()
-			defer s.Close()
-			client := openAIClient(s)
+			_, client := openAIServer(t, nil)
 			ctx := context.Background()
 			params := openai.ChatCompletionNewParams{
 				Model:             "gpt-4o-mini",
@@ -266,9 +265,7 @@ func TestOpenAIParallelToolCalls(t *testing.T) {
 		})
 	}
 
-	s := fakeapi.New()
-	defer s.Close()
-	client := openAIClient(s)
+	_, client := openAIServer(t, nil)
 	resp, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 		Model:    "gpt-4o-mini",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Plan trip T-42, please.")},
@@ -285,10 +282,7 @@ func TestOpenAIParallelToolCalls(t *testing.T) {
 // AnswerEarly makes the model vary from call to call: on the decisions it
 // picks, it answers instead of calling the tool. Requests keep their body.
 func TestAnswerEarlyVariesTheModel(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	s.AnswerEarly = func(n int) bool { return n%2 == 0 }
-	client := openAIClient(s)
+	s, client := openAIServer(t, func(s *fakeapi.Server) { s.AnswerEarly = func(n int) bool { return n%2 == 0 } })
 	params := openai.ChatCompletionNewParams{
 		Model:    "gpt-4o-mini",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where is order A-1001?")},
@@ -315,9 +309,7 @@ func TestAnswerEarlyVariesTheModel(t *testing.T) {
 }
 
 func TestResponsesToolCallsThenAnswer(t *testing.T) {
-	s := fakeapi.New()
-	defer s.Close()
-	client := openAIClient(s)
+	_, client := openAIServer(t, nil)
 	ctx := context.Background()
 	tools := []responses.ToolUnionParam{
 		{OfFunction: &responses.FunctionToolParam{Name: "lookup_order", Parameters: map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}}}}},
