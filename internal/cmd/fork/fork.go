@@ -218,13 +218,7 @@ func repeat(ctx context.Context, opts *Options, store *spanlog.Store, rec *repla
 		runs = append(runs, r)
 	}
 	c := analyze.CompareRepeats(rec.Records, runs)
-	var err error
-	if opts.JSON {
-		err = c.WriteJSON(opts.IO.Out)
-	} else {
-		err = c.WriteTable(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(opts.IO.Out, opts.JSON, c); err != nil {
 		return err
 	}
 	s := c.Summary

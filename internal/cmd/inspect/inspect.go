@@ -137,10 +137,7 @@ func runInspect(opts *Options) error {
 		return cmdutil.SeqOutOfRange(info.TraceID, n, opts.Seq)
 	}
 	out := NewOutput(&run.Records[opts.Seq])
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	return out.WriteText(opts.IO.Out)
+	return cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out)
 }
 
 // WriteText writes the boundary for a person: a header, the request, the

@@ -111,12 +111,7 @@ func runWhy(opts *Options) error {
 		return cmdutil.FlagError("%v (agentrr inspect %.8s --seq %d shows the request)", err, info.TraceID, opts.Seq)
 	}
 	out := &Output{TraceID: info.TraceID, Provenance: p}
-	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, out)
-	} else {
-		err = out.WriteText(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out); err != nil {
 		return err
 	}
 	if err := cmdutil.DamagedRun(info); err != nil {

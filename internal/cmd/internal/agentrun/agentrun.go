@@ -108,13 +108,7 @@ func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr err
 // agent ended its run (or was stopped on request), an exit status
 // otherwise. runErr is the agent's exit error.
 func Conclude(out *cmdutil.IOStreams, report *analyze.Report, runErr error, asJSON bool) error {
-	var err error
-	if asJSON {
-		err = report.WriteJSON(out.Out)
-	} else {
-		err = report.WriteTable(out.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(out.Out, asJSON, report); err != nil {
 		return err
 	}
 	switch {

@@ -149,13 +149,7 @@ func conclude(opts *Options, res *proxy.Result, runErr error) error {
 	if rep == nil {
 		return errors.New("the replay left no report")
 	}
-	var err error
-	if opts.JSON {
-		err = rep.WriteJSON(opts.IO.Out)
-	} else {
-		err = rep.WriteTable(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(opts.IO.Out, opts.JSON, rep); err != nil {
 		return err
 	}
 	switch {
