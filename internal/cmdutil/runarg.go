@@ -42,17 +42,44 @@ func ReadRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Run, err
 	return ReadResolved(store, id)
 }
 
+// ResolveRuns resolves every arg as [ResolveRun] does, before anything is
+// read or changed (a typo fails at once), and returns the full trace ids in
+// the order given, each once.
+func ResolveRuns(store *spanlog.Store, args []string) ([]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, arg := range args {
+		id, err := store.Resolve(arg)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // ReadResolved is store.ReadRun(traceID), except that a run being recorded
-// is reported as the bare *spanlog.RecordingError, whose message says all
-// there is to say ("run … is being recorded (pid N): wait for it to
-// finish").
+// is reported as the bare *spanlog.RecordingError (see [RecordingCause]).
 func ReadResolved(store *spanlog.Store, traceID string) (*spanlog.Run, error) {
 	run, err := store.ReadRun(traceID)
+	if err != nil {
+		return nil, RecordingCause(err)
+	}
+	return run, nil
+}
+
+// RecordingCause is the bare *spanlog.RecordingError err wraps, whose
+// message says all there is to say ("run … is being recorded (pid N): wait
+// for it to finish"), when it wraps one; else err.
+func RecordingCause(err error) error {
 	var rec *spanlog.RecordingError
 	if errors.As(err, &rec) {
-		return nil, rec
+		return rec
 	}
-	return run, err
+	return err
 }
 
 // CompleteRunIDs returns a cobra ValidArgsFunction that completes the trace
