@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -28,6 +29,21 @@ func ResolveRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Store
 		return nil, "", err
 	}
 	return store, id, nil
+}
+
+// LoadRecording opens the store with open and loads the run arg names (a
+// full trace id or a unique prefix of one) for a replay, checked whole, with
+// replayer.Load.
+func LoadRecording(open func() (*spanlog.Store, error), arg string) (*spanlog.Store, *replayer.Recording, error) {
+	store, err := open()
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := replayer.Load(store, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, rec, nil
 }
 
 // ReadRun resolves arg as [ResolveRun] does and reads the run whole with
