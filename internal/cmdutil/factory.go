@@ -31,6 +31,16 @@ func (s *IOStreams) IsStderrTerminal() bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// ChildStreams are the standard streams of a child process whose output
+// passes through (an agent, a client command): these, except that with
+// --json its stdout goes to ErrOut, so that Out stays one JSON document.
+func (s *IOStreams) ChildStreams(asJSON bool) (in io.Reader, out, errOut io.Writer) {
+	if asJSON {
+		return s.In, s.ErrOut, s.ErrOut
+	}
+	return s.In, s.Out, s.ErrOut
+}
+
 // System returns the process's streams.
 func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
 

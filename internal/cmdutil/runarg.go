@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -30,6 +31,21 @@ func ResolveRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Store
 	return store, id, nil
 }
 
+// LoadRecording opens the store with open and loads the run arg names (a
+// full trace id or a unique prefix of one) for a replay, checked whole, with
+// replayer.Load.
+func LoadRecording(open func() (*spanlog.Store, error), arg string) (*spanlog.Store, *replayer.Recording, error) {
+	store, err := open()
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := replayer.Load(store, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, rec, nil
+}
+
 // ReadRun resolves arg as [ResolveRun] does and reads the run whole with
 // spanlog.Store.ReadRun. A damaged or truncated run is not an error (its
 // verdict is in Run.Info.Status); a run being recorded is
@@ -42,17 +58,44 @@ func ReadRun(open func() (*spanlog.Store, error), arg string) (*spanlog.Run, err
 	return ReadResolved(store, id)
 }
 
+// ResolveRuns resolves every arg as [ResolveRun] does, before anything is
+// read or changed (a typo fails at once), and returns the full trace ids in
+// the order given, each once.
+func ResolveRuns(store *spanlog.Store, args []string) ([]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, arg := range args {
+		id, err := store.Resolve(arg)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // ReadResolved is store.ReadRun(traceID), except that a run being recorded
-// is reported as the bare *spanlog.RecordingError, whose message says all
-// there is to say ("run … is being recorded (pid N): wait for it to
-// finish").
+// is reported as the bare *spanlog.RecordingError (see [RecordingCause]).
 func ReadResolved(store *spanlog.Store, traceID string) (*spanlog.Run, error) {
 	run, err := store.ReadRun(traceID)
+	if err != nil {
+		return nil, RecordingCause(err)
+	}
+	return run, nil
+}
+
+// RecordingCause is the bare *spanlog.RecordingError err wraps, whose
+// message says all there is to say ("run … is being recorded (pid N): wait
+// for it to finish"), when it wraps one; else err.
+func RecordingCause(err error) error {
 	var rec *spanlog.RecordingError
 	if errors.As(err, &rec) {
-		return nil, rec
+		return rec
 	}
-	return run, err
+	return err
 }
 
 // CompleteRunIDs returns a cobra ValidArgsFunction that completes the trace

@@ -4,7 +4,6 @@ package collect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,18 +106,5 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("collect: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("collect: shutdown: %w", err)
-	}
-	fmt.Fprintln(opts.IO.ErrOut, "agentrr collect: stopped")
-	return nil
+	return cmdutil.Serve(ctx, srv, ln, "collect", 10*time.Second, opts.IO.ErrOut)
 }

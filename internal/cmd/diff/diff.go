@@ -132,12 +132,7 @@ func runDiff(opts *Options) error {
 	}
 	c := analyze.Compare(a.Records, b.Records)
 	out := &Output{A: runOf(a), B: runOf(b), Identical: c.Identical(), Comparison: c}
-	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, out)
-	} else {
-		err = out.WriteText(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out); err != nil {
 		return err
 	}
 	// A damaged run was compared only up to its damage: say so, whatever

@@ -4,7 +4,6 @@ package export
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -165,12 +164,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	td, run, err := store.RunTraces(id)
-	var rec *spanlog.RecordingError
-	if errors.As(err, &rec) {
-		return rec
-	}
 	if err != nil {
-		return err
+		return cmdutil.RecordingCause(err)
 	}
 	info := run.Info
 	switch info.Status {
@@ -303,12 +298,8 @@ func RunFile(opts *Options) error {
 	}
 	var buf bytes.Buffer
 	run, err := store.WriteBundle(&buf, id, spanlog.BundleOptions{Gzip: opts.Gzip})
-	var rec *spanlog.RecordingError
-	if errors.As(err, &rec) {
-		return rec
-	}
 	if err != nil {
-		return err
+		return cmdutil.RecordingCause(err)
 	}
 	info := run.Info
 	if opts.Fixture != "" {

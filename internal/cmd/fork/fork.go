@@ -138,11 +138,7 @@ tool was not allowed to run live. With --repeat, the worst over the runs:
 // Run forks the run in a child process (or Repeat of them, one after the
 // other) and prints the report (or the comparison).
 func Run(ctx context.Context, opts *Options) error {
-	store, err := opts.Store()
-	if err != nil {
-		return err
-	}
-	rec, err := replayer.Load(store, opts.TraceID)
+	store, rec, err := cmdutil.LoadRecording(opts.Store, opts.TraceID)
 	if err != nil {
 		return err
 	}
@@ -218,13 +214,7 @@ func repeat(ctx context.Context, opts *Options, store *spanlog.Store, rec *repla
 		runs = append(runs, r)
 	}
 	c := analyze.CompareRepeats(rec.Records, runs)
-	var err error
-	if opts.JSON {
-		err = c.WriteJSON(opts.IO.Out)
-	} else {
-		err = c.WriteTable(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(opts.IO.Out, opts.JSON, c); err != nil {
 		return err
 	}
 	s := c.Summary

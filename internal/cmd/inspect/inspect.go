@@ -46,11 +46,8 @@ agentrr show <trace-id> lists a run's boundaries and their seqs.`,
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.TraceID = args[0]
-			if !cmd.Flags().Changed("seq") {
-				return cmdutil.FlagError("--seq is required: the boundary to inspect (agentrr show %s lists them)", opts.TraceID)
-			}
-			if opts.Seq < 0 {
-				return cmdutil.FlagError("--seq must be 0 or more, not %d", opts.Seq)
+			if err := cmdutil.RequireSeq(cmd, opts.Seq, "the boundary to inspect", opts.TraceID); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -130,24 +127,17 @@ func runInspect(opts *Options) error {
 	}
 	info, n := run.Info, int64(len(run.Records))
 	if opts.Seq >= n {
-		switch {
-		case info.Status == spanlog.StatusDamaged:
+		if info.Status == spanlog.StatusDamaged {
 			readable := "none of its boundaries can be read"
 			if n > 0 {
 				readable = fmt.Sprintf("boundaries 0-%d can be read", n-1)
 			}
 			return cmdutil.Exit(cmdutil.ExitDamaged, "seq %d of run %s cannot be read: the run is damaged (%s); %s", opts.Seq, info.TraceID, info.Reason, readable)
-		case n == 0:
-			return cmdutil.FlagError("run %s has no boundaries: there is no seq %d", info.TraceID, opts.Seq)
 		}
-		return cmdutil.FlagError("seq %d is out of range: run %s has %s, seq 0-%d (agentrr show %s lists them)",
-			opts.Seq, info.TraceID, cmdutil.Plural(int(n), "boundary", "boundaries"), n-1, info.TraceID[:8])
+		return cmdutil.SeqOutOfRange(info.TraceID, n, opts.Seq)
 	}
 	out := NewOutput(&run.Records[opts.Seq])
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	return out.WriteText(opts.IO.Out)
+	return cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out)
 }
 
 // WriteText writes the boundary for a person: a header, the request, the

@@ -129,11 +129,7 @@ func Run(ctx context.Context, opts *Options) error {
 		RunName:           opts.Name,
 	}
 	if opts.Replay != "" {
-		store, err := opts.Store()
-		if err != nil {
-			return err
-		}
-		rec, err := replayer.Load(store, opts.Replay)
+		_, rec, err := cmdutil.LoadRecording(opts.Store, opts.Replay)
 		if err != nil {
 			return err
 		}

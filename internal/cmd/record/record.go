@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -107,15 +106,10 @@ func Run(ctx context.Context, opts *Options) error {
 		handshake.EnvStore+"="+storeAbs,
 		"OTEL_RESOURCE_ATTRIBUTES="+resourceAttributes(os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), session),
 	)
-	child.Stdin, child.Stdout, child.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut
-	if opts.JSON {
-		// Keep stdout a single JSON document.
-		child.Stdout = opts.IO.ErrOut
-	}
-	runErr := child.Run()
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return cmdutil.Exit(cmdutil.ExitAgent, "could not start the agent %q: %v", opts.Command[0], runErr)
+	child.Stdin, child.Stdout, child.Stderr = opts.IO.ChildStreams(opts.JSON)
+	runErr, err := agentrun.RunAgent(child)
+	if err != nil {
+		return err
 	}
 	pid := child.Process.Pid
 

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
@@ -105,11 +106,8 @@ func fullRecording(opts *Options, rec *replayer.Recording) (*replayer.Recording,
 	if len(rec.Records) > 0 || opts.Jaeger != "" || opts.FromFile != "" {
 		return rec, nil
 	}
-	store, err := opts.Store()
-	if err != nil {
-		return nil, err
-	}
-	return replayer.Load(store, rec.TraceID)
+	_, full, err := cmdutil.LoadRecording(opts.Store, rec.TraceID)
+	return full, err
 }
 
 // FullCheck reads rec whole when the agent did not replay it (RunChild

@@ -219,15 +219,9 @@ func Run(ctx context.Context, opts *Options) error {
 		Mode:      mode,
 		Command:   command,
 		Dir:       dir,
-		Stdin:     opts.IO.In,
-		Stdout:    opts.IO.Out,
-		Stderr:    opts.IO.ErrOut,
 		Env:       recEnv,
 	}
-	if opts.JSON {
-		// Keep stdout a single JSON document.
-		child.Stdout = opts.IO.ErrOut
-	}
+	child.Stdin, child.Stdout, child.Stderr = opts.IO.ChildStreams(opts.JSON)
 	if opts.HasUntil {
 		if last := rec.Info.Boundaries - 1; opts.UntilSeq >= last {
 			fmt.Fprintf(opts.IO.ErrOut, "agentrr: --until-seq %d is at or past the last boundary of run %s (seq %d): replaying the whole run\n", opts.UntilSeq, rec.TraceID, last)

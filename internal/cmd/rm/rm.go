@@ -53,17 +53,9 @@ func runRm(opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, arg := range opts.TraceIDs {
-		id, err := store.Resolve(arg)
-		if err != nil {
-			return err
-		}
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
+	ids, err := cmdutil.ResolveRuns(store, opts.TraceIDs)
+	if err != nil {
+		return err
 	}
 	busy := 0
 	for _, id := range ids {

@@ -186,12 +186,7 @@ func runShow(opts *Options) error {
 		return err
 	}
 	out := NewOutput(run)
-	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, out)
-	} else {
-		err = out.WriteText(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out); err != nil {
 		return err
 	}
 	return cmdutil.DamagedRun(run.Info)

@@ -96,11 +96,7 @@ func isTerminal(r io.Reader) bool {
 
 // Run steps through the replay of the run by the agent command.
 func Run(ctx context.Context, opts *Options) error {
-	store, err := opts.Store()
-	if err != nil {
-		return err
-	}
-	rec, err := replayer.Load(store, opts.TraceID)
+	_, rec, err := cmdutil.LoadRecording(opts.Store, opts.TraceID)
 	if err != nil {
 		return err
 	}

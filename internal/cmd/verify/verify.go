@@ -255,19 +255,8 @@ func runVerify(opts *Options) error {
 		if ids, err = store.TraceIDs(); err != nil {
 			return err
 		}
-	} else {
-		// Resolve every argument before reading anything: a typo fails at once.
-		seen := map[string]bool{}
-		for _, arg := range args {
-			id, err := store.Resolve(arg)
-			if err != nil {
-				return err
-			}
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
+	} else if ids, err = cmdutil.ResolveRuns(store, args); err != nil {
+		return err
 	}
 
 	out := Output{Verdict: VerdictOK, Runs: make([]Result, 0, len(ids)+len(bundles))}

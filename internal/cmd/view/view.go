@@ -121,20 +121,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Ready != nil {
 		opts.Ready(url)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("view: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("view: shutdown: %w", err)
-	}
-	fmt.Fprintln(opts.IO.ErrOut, "agentrr view: stopped")
-	return nil
+	return cmdutil.Serve(ctx, srv, ln, "view", 5*time.Second, opts.IO.ErrOut)
 }
 
 // checkLoopback refuses an address that is not on loopback: the view has

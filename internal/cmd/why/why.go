@@ -68,11 +68,8 @@ for an unknown run, a bad seq or a path the request does not have.`,
 		ValidArgsFunction: cmdutil.CompleteRunIDs(f, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.TraceID = args[0]
-			if !cmd.Flags().Changed("seq") {
-				return cmdutil.FlagError("--seq is required: the boundary whose request to trace (agentrr show %s lists them)", opts.TraceID)
-			}
-			if opts.Seq < 0 {
-				return cmdutil.FlagError("--seq must be 0 or more, not %d", opts.Seq)
+			if err := cmdutil.RequireSeq(cmd, opts.Seq, "the boundary whose request to trace", opts.TraceID); err != nil {
+				return err
 			}
 			if opts.MinLength < 1 {
 				return cmdutil.FlagError("--min-length must be 1 or more, not %d", opts.MinLength)
@@ -107,23 +104,14 @@ func runWhy(opts *Options) error {
 		if info.Status == spanlog.StatusDamaged {
 			return cmdutil.Exit(cmdutil.ExitDamaged, "seq %d of run %s cannot be read: the run is damaged (%s)", opts.Seq, info.TraceID, info.Reason)
 		}
-		if n == 0 {
-			return cmdutil.FlagError("run %s has no boundaries: there is no seq %d", info.TraceID, opts.Seq)
-		}
-		return cmdutil.FlagError("seq %d is out of range: run %s has %s, seq 0-%d (agentrr show %.8s lists them)",
-			opts.Seq, info.TraceID, cmdutil.Plural(int(n), "boundary", "boundaries"), n-1, info.TraceID)
+		return cmdutil.SeqOutOfRange(info.TraceID, n, opts.Seq)
 	}
 	p, err := analyze.Why(run.Records, opts.Seq, analyze.ProvenanceOptions{Path: opts.Path, MinLength: opts.MinLength})
 	if err != nil {
 		return cmdutil.FlagError("%v (agentrr inspect %.8s --seq %d shows the request)", err, info.TraceID, opts.Seq)
 	}
 	out := &Output{TraceID: info.TraceID, Provenance: p}
-	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, out)
-	} else {
-		err = out.WriteText(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteOutput(opts.IO.Out, opts.JSON, out); err != nil {
 		return err
 	}
 	if err := cmdutil.DamagedRun(info); err != nil {

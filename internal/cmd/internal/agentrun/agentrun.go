@@ -88,10 +88,8 @@ func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr err
 	)
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
-	runErr = cmd.Run()
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return nil, nil, cmdutil.Exit(cmdutil.ExitAgent, "could not start the agent %q: %v", c.Command[0], runErr)
+	if runErr, err = RunAgent(cmd); err != nil {
+		return nil, nil, err
 	}
 	report, err = readReport(reportPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -108,13 +106,7 @@ func RunChild(ctx context.Context, c *Child) (report *analyze.Report, runErr err
 // agent ended its run (or was stopped on request), an exit status
 // otherwise. runErr is the agent's exit error.
 func Conclude(out *cmdutil.IOStreams, report *analyze.Report, runErr error, asJSON bool) error {
-	var err error
-	if asJSON {
-		err = report.WriteJSON(out.Out)
-	} else {
-		err = report.WriteTable(out.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(out.Out, asJSON, report); err != nil {
 		return err
 	}
 	switch {
@@ -233,6 +225,18 @@ func AgentCommand(ctx context.Context, argv []string) *exec.Cmd {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
+}
+
+// RunAgent runs the agent command cmd (see AgentCommand) and returns its
+// exit error, runErr (nil when it exited 0); err, with exit status
+// ExitAgent, says that it could not be started.
+func RunAgent(cmd *exec.Cmd) (runErr, err error) {
+	runErr = cmd.Run()
+	var exitErr *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exitErr) {
+		return nil, cmdutil.Exit(cmdutil.ExitAgent, "could not start the agent %q: %v", cmd.Args[0], runErr)
+	}
+	return runErr, nil
 }
 
 // WithoutAgentrrEnv returns env without the replay settings otelrr.FromEnv

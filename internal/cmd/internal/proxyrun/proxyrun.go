@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
 	"github.com/agentrr/agentrr/internal/cmdutil"
-	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/internal/proxy"
 	"github.com/agentrr/agentrr/internal/tableprinter"
 	"github.com/agentrr/agentrr/spanlog"
@@ -108,35 +108,18 @@ func announce(opts *Options, srv *proxy.Server) {
 // runClient runs the client command with the proxy's environment and
 // returns its exit error.
 func runClient(ctx context.Context, opts *Options, srv *proxy.Server) error {
-	cmd := exec.CommandContext(ctx, opts.Command[0], opts.Command[1:]...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = 10 * time.Second
-	env := withoutReplayEnv(os.Environ())
+	cmd := agentrun.AgentCommand(ctx, opts.Command)
+	// A Go agent built with otelrr.FromEnv must not go into replay mode of
+	// its own: behind the proxy, the proxy replays.
+	env := agentrun.WithoutAgentrrEnv(os.Environ())
 	cmd.Env = append(env, srv.Env(env)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut
-	if opts.JSON {
-		cmd.Stdout = opts.IO.ErrOut
-	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.IO.ChildStreams(opts.JSON)
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		return cmdutil.Exit(cmdutil.ExitAgent, "could not start %q: %v", opts.Command[0], err)
 	}
 	return err
-}
-
-// withoutReplayEnv drops the settings that would put a Go agent built with
-// otelrr.FromEnv into replay mode of its own: behind the proxy, the proxy
-// replays.
-func withoutReplayEnv(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if strings.HasPrefix(kv, handshake.EnvReplay) {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // conclude prints the replay report and returns the exit status.
@@ -149,13 +132,7 @@ func conclude(opts *Options, res *proxy.Result, runErr error) error {
 	if rep == nil {
 		return errors.New("the replay left no report")
 	}
-	var err error
-	if opts.JSON {
-		err = rep.WriteJSON(opts.IO.Out)
-	} else {
-		err = rep.WriteTable(opts.IO.Out)
-	}
-	if err != nil {
+	if err := cmdutil.WriteReport(opts.IO.Out, opts.JSON, rep); err != nil {
 		return err
 	}
 	switch {
