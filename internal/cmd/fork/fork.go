@@ -11,11 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
-
 	"github.com/spf13/cobra"
 
 	"github.com/agentrr/agentrr/analyze"
+	"github.com/agentrr/agentrr/internal/cmd/internal/agentrun"
 	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/handshake"
