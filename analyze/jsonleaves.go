@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/agentrr/agentrr/internal/jsonscan"
 )
 
 // leafKind is the kind of a JSON leaf met by walkLeaves.
@@ -50,16 +52,7 @@ type leafWalker struct {
 	buf  []byte // unescaped strings
 }
 
-func (w *leafWalker) skipSpace() {
-	for w.pos < len(w.doc) {
-		switch w.doc[w.pos] {
-		case ' ', '\t', '\n', '\r':
-			w.pos++
-		default:
-			return
-		}
-	}
-}
+func (w *leafWalker) skipSpace() { w.pos = jsonscan.SkipSpace(w.doc, w.pos) }
 
 func (w *leafWalker) value(depth int) error {
 	if w.pos >= len(w.doc) || depth > maxWalkDepth {

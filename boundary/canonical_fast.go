@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/agentrr/agentrr/internal/jsonscan"
 )
 
 // fastCanonical canonicalises src in one pass over its bytes, without
@@ -62,16 +64,7 @@ type member struct {
 
 func (c *canonicalizer) key(m member) []byte { return c.src[m.kstart:m.kend] }
 
-func (c *canonicalizer) skipSpace() {
-	for c.pos < len(c.src) {
-		switch c.src[c.pos] {
-		case ' ', '\t', '\n', '\r':
-			c.pos++
-		default:
-			return
-		}
-	}
-}
+func (c *canonicalizer) skipSpace() { c.pos = jsonscan.SkipSpace(c.src, c.pos) }
 
 func (c *canonicalizer) value(depth int) bool {
 	if c.pos >= len(c.src) || depth > maxFastDepth {

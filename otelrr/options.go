@@ -129,13 +129,10 @@ func FromEnv() Option {
 		if p := os.Getenv(handshake.EnvReplayReport); p != "" {
 			c.replayReport = p
 		}
-		if v := os.Getenv(handshake.EnvReplayUntil); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				c.envErr = fmt.Errorf("%s=%q: want a boundary seq (an integer)", handshake.EnvReplayUntil, v)
-			} else {
-				c.replayUntil = &n
-			}
+		if n, err := envSeq(handshake.EnvReplayUntil); err != nil {
+			c.envErr = err
+		} else if n != nil {
+			c.replayUntil = n
 		}
 		if p := os.Getenv(handshake.EnvReplayStep); p != "" {
 			c.replayStep = p
@@ -181,16 +178,30 @@ func (c *config) sessionOptions(mode replayer.Mode) []replayer.Option {
 	return opts
 }
 
+// envSeq reads the boundary seq set in the environment variable name; nil
+// when it is not set.
+func envSeq(name string) (*int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: want a boundary seq (an integer)", name, v)
+	}
+	return &n, nil
+}
+
 // forkFromEnv reads the fork settings `agentrr fork` and `agentrr replay
 // --continue-live` pass (see handshake).
 func forkFromEnv() ([]replayer.Option, error) {
 	var opts []replayer.Option
-	if v := os.Getenv(handshake.EnvReplayForkAt); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s=%q: want a boundary seq (an integer)", handshake.EnvReplayForkAt, v)
-		}
-		opts = append(opts, replayer.ForkAt(n))
+	at, err := envSeq(handshake.EnvReplayForkAt)
+	if err != nil {
+		return nil, err
+	}
+	if at != nil {
+		opts = append(opts, replayer.ForkAt(*at))
 	}
 	if os.Getenv(handshake.EnvReplayContinueLive) == "1" {
 		opts = append(opts, replayer.ContinueLive())

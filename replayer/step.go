@@ -107,19 +107,19 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 // released while it runs, and acts on its answer: nil to serve the
 // boundary, or the *StopError of a Quit. Called with s.mu and s.stepMu held.
 func (s *session) stepLocked(q query, m matched) error {
+	p := s.pendingLocked(q, m)
 	st := Step{
 		Recording:  s.rec.TraceID,
 		Total:      len(s.rec.Records),
-		Seq:        -1,
-		Branch:     q.Branch,
-		Index:      int64(s.branches[q.Branch].requested),
-		Kind:       q.Kind,
-		Name:       q.Name,
-		Request:    rawJSON(q.Request),
-		Divergence: m.div,
+		Seq:        p.Seq,
+		Branch:     p.Branch,
+		Index:      p.Index,
+		Kind:       p.Kind,
+		Name:       p.Name,
+		Request:    p.Request,
+		Divergence: p.Divergence,
 	}
 	if r := m.rec; r != nil {
-		st.Seq, st.Index = r.Seq, r.Index
 		st.Recorded = &RecordedBoundary{Kind: r.Kind, Name: r.Name, Request: rawJSON(r.Request), Error: r.Error}
 		if !r.Failed {
 			st.Recorded.Response = rawJSON(r.Response)
@@ -155,8 +155,20 @@ func (s *session) stopLocked(reason string, q query, m matched) *StopError {
 	if s.stop != nil {
 		return s.stop
 	}
-	st := &StopError{Stop: analyze.Stop{
-		Reason:     reason,
+	st := &StopError{Stop: s.pendingLocked(q, m)}
+	st.Reason = reason
+	s.stop = st
+	s.writeReportLocked()
+	return st
+}
+
+// pendingLocked is the boundary q, matched as m, that the agent is about
+// to make: its identity (the recorded seq and index when the recording
+// has it, else seq -1 and its index in its branch), what it asks for, and
+// how it differs from the recording. Reason is left for the caller. Called
+// with s.mu held.
+func (s *session) pendingLocked(q query, m matched) analyze.Stop {
+	p := analyze.Stop{
 		Seq:        -1,
 		Branch:     q.Branch,
 		Index:      int64(s.branches[q.Branch].requested),
@@ -164,13 +176,11 @@ func (s *session) stopLocked(reason string, q query, m matched) *StopError {
 		Name:       q.Name,
 		Request:    rawJSON(q.Request),
 		Divergence: m.div,
-	}}
-	if m.rec != nil {
-		st.Seq, st.Index = m.rec.Seq, m.rec.Index
 	}
-	s.stop = st
-	s.writeReportLocked()
-	return st
+	if m.rec != nil {
+		p.Seq, p.Index = m.rec.Seq, m.rec.Index
+	}
+	return p
 }
 
 // stoppedLocked returns a copy of the stop for a report, or nil.

@@ -64,24 +64,15 @@ func (s *Store) writeMarker(id string, m marker) error {
 	}
 	path := s.markerPath(id)
 	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
-	if err != nil {
+	if err := writeSynced(tmp, b); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// A hard link fails when the name exists: the marker appears whole,
-		// and only once.
-		err = os.Link(tmp, path)
-		if errors.Is(err, fs.ErrExist) {
-			err = fmt.Errorf("%w: run %s in store %s", ErrRunExists, id, s.root)
-		}
+	// A hard link fails when the name exists: the marker appears whole,
+	// and only once.
+	err = os.Link(tmp, path)
+	if errors.Is(err, fs.ErrExist) {
+		err = fmt.Errorf("%w: run %s in store %s", ErrRunExists, id, s.root)
 	}
 	os.Remove(tmp)
 	if err != nil {

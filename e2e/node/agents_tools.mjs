@@ -5,24 +5,23 @@ import { z } from 'zod';
 import { writeOutput } from './output.mjs';
 
 const calls = [];
-const lookupOrder = tool({
-  name: 'lookup_order',
-  description: 'Look an order up by its id',
-  parameters: z.object({ order_id: z.string() }),
-  execute: async ({ order_id }) => {
-    calls.push(`lookup_order(${order_id})`);
-    return `order ${order_id} shipped on 2026-01-02`;
-  },
-});
-const trackParcel = tool({
-  name: 'track_parcel',
-  description: 'Track the parcel of an order',
-  parameters: z.object({ order_id: z.string() }),
-  execute: async ({ order_id }) => {
-    calls.push(`track_parcel(${order_id})`);
-    return `parcel of ${order_id} arrives tomorrow`;
-  },
-});
+
+// orderTool is a function tool that takes an order id, notes its call in
+// calls, and answers answer(order_id).
+function orderTool(name, description, answer) {
+  return tool({
+    name,
+    description,
+    parameters: z.object({ order_id: z.string() }),
+    execute: async ({ order_id }) => {
+      calls.push(`${name}(${order_id})`);
+      return answer(order_id);
+    },
+  });
+}
+
+const lookupOrder = orderTool('lookup_order', 'Look an order up by its id', (id) => `order ${id} shipped on 2026-01-02`);
+const trackParcel = orderTool('track_parcel', 'Track the parcel of an order', (id) => `parcel of ${id} arrives tomorrow`);
 
 const agent = new Agent({
   name: 'Support',

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/agentrr/agentrr/internal/httpx"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
@@ -132,7 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // body as it reads, flushing each read of a stream at once.
 func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *http.Response) {
 	defer resp.Body.Close()
-	streamed := isStreamed(resp.Header)
+	streamed := httpx.IsStreamed(resp.Header)
 	h := w.Header()
 	for k, vs := range resp.Header {
 		h[k] = append([]string(nil), vs...)
@@ -171,17 +171,6 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *htt
 			panic(http.ErrAbortHandler)
 		}
 	}
-}
-
-// isStreamed reports whether a response is streamed (as otelrr.Transport
-// tees it): server-sent events or JSON lines.
-func isStreamed(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	switch mt {
-	case "text/event-stream", "application/x-ndjson", "application/jsonl", "application/x-jsonlines":
-		return true
-	}
-	return false
 }
 
 // Error types of the proxy's own answers (the "type" of the API's error
