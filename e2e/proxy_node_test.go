@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,12 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/otlptest"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -70,33 +70,6 @@ func requireNode(t *testing.T) string {
 	return node
 }
 
-// otlpSink is a local OTLP/HTTP receiver that keeps every body it gets.
-type otlpSink struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-}
-
-func newOTLPSink(t *testing.T) *otlpSink {
-	s := &otlpSink{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, b)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *otlpSink) all() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Join(s.bodies, nil)
-}
-
 // countingServer counts the requests it gets: an upstream a replay must
 // never reach.
 type countingServer struct {
@@ -127,7 +100,7 @@ type proxyCase struct {
 // recordThroughProxy records argv through `agentrr proxy` in front of
 // fake, forwarding spans to sink, and returns the run id and what the
 // agent wrote.
-func recordThroughProxy(t *testing.T, bin, store string, fake *fakeapi.Server, sink *otlpSink, argv ...string) (string, []byte) {
+func recordThroughProxy(t *testing.T, bin, store string, fake *fakeapi.Server, sink *otlptest.Sink, argv ...string) (string, []byte) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "record.json")
 	r := runIn(t, nodeDir, []string{
@@ -213,33 +186,16 @@ func sameOutput(t *testing.T, recorded, replayed []byte) {
 }
 
 // scanForKey fails if the API key is in any store file or forwarded span.
-func scanForKey(t *testing.T, store string, sink *otlpSink) {
+func scanForKey(t *testing.T, store string, sink *otlptest.Sink) {
 	t.Helper()
-	forwarded := sink.all()
+	forwarded := bytes.Join(sink.Bodies(), nil)
 	if !bytes.Contains(forwarded, []byte("agentrr.kind")) {
 		t.Error("no boundary span was forwarded: the scan of forwarded spans would prove nothing")
 	}
 	if bytes.Contains(forwarded, []byte(apiKey)) {
 		t.Error("a forwarded span holds the API key")
 	}
-	files := 0
-	err := filepath.Walk(store, func(path string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		files++
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, []byte(apiKey)) {
-			t.Errorf("store file %s holds the API key", path)
-		}
-		return nil
-	})
-	if err != nil || files == 0 {
-		t.Fatalf("scan of %s: %d files, %v", store, files, err)
-	}
+	storetest.NoSecrets(t, store, apiKey)
 }
 
 func TestNodeSDKAgentsRecordAndReplayThroughTheProxy(t *testing.T) {
@@ -257,7 +213,7 @@ func TestNodeSDKAgentsRecordAndReplayThroughTheProxy(t *testing.T) {
 			store := t.TempDir()
 			fake := fakeapi.New()
 			fake.Configure(apiKey, time.Millisecond) // the key goes through to the upstream
-			sink := newOTLPSink(t)
+			sink := otlptest.NewSink(t)
 			id, recorded := recordThroughProxy(t, bin, store, fake, sink, c.argv...)
 			if len(fake.Requests()) == 0 {
 				t.Fatal("the fake upstream got no request")
@@ -283,7 +239,7 @@ func TestNodeAgentsCheckedOutput(t *testing.T) {
 	store := t.TempDir()
 	fake := fakeapi.New()
 	defer fake.Close()
-	sink := newOTLPSink(t)
+	sink := otlptest.NewSink(t)
 
 	_, out := recordThroughProxy(t, bin, store, fake, sink, node, "agents_tools.mjs")
 	var agents struct {
@@ -327,7 +283,7 @@ func TestNodeAgentWithEditedPromptDivergesNamingTheField(t *testing.T) {
 	bin := build(t).agentrr
 	store := t.TempDir()
 	fake := fakeapi.New()
-	id, _ := recordThroughProxy(t, bin, store, fake, newOTLPSink(t), node, "chat_tools.mjs")
+	id, _ := recordThroughProxy(t, bin, store, fake, otlptest.NewSink(t), node, "chat_tools.mjs")
 	fake.Close()
 
 	// The same agent with its system prompt edited, beside the installed
@@ -394,7 +350,7 @@ func TestGoProgramWithoutAgentrrRecordsAndReplaysThroughTheProxy(t *testing.T) {
 	store := t.TempDir()
 	fake := fakeapi.New()
 	fake.Configure(apiKey, 0)
-	sink := newOTLPSink(t)
+	sink := otlptest.NewSink(t)
 	id, recorded := recordThroughProxyStdout(t, bin, store, fake, sink, client)
 	fake.Close()
 
@@ -420,7 +376,7 @@ func TestGoProgramWithoutAgentrrRecordsAndReplaysThroughTheProxy(t *testing.T) {
 
 // recordThroughProxyStdout records a program that prints its output, and
 // returns the run id and the output.
-func recordThroughProxyStdout(t *testing.T, bin, store string, fake *fakeapi.Server, sink *otlpSink, argv ...string) (string, string) {
+func recordThroughProxyStdout(t *testing.T, bin, store string, fake *fakeapi.Server, sink *otlptest.Sink, argv ...string) (string, string) {
 	t.Helper()
 	r := runIn(t, repoRoot, []string{
 		"AGENTRR_STORE=" + store, "OPENAI_API_KEY=" + apiKey, "ANTHROPIC_API_KEY=" + apiKey,

@@ -108,19 +108,11 @@ func recordFanout(t *testing.T, dir string, f *fanout) (id, out string) {
 // recordWork records work as one run into the store dir.
 func recordWork(t *testing.T, dir string, work func(context.Context) (string, error)) (id, out string) {
 	t.Helper()
-	tp := newTP(t, dir)
-	ctx, run, err := tp.StartRun(context.Background(), "fanout")
+	id, out, err := recordRun(t, dir, "fanout", work)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = work(ctx)
-	if endErr := run.End(err); endErr != nil {
-		t.Fatal(endErr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run.TraceID(), out
+	return id, out
 }
 
 func replayFanout(t *testing.T, dir string, rec *replayer.Recording, f *fanout, opts ...replayer.Option) (*analyze.Report, string) {

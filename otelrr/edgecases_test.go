@@ -63,20 +63,23 @@ func replayFn(t *testing.T, dir, id string, fn func(ctx context.Context, tp *ote
 	return rep
 }
 
-func onlyDivergence(t *testing.T, rep *analyze.Report) analyze.Divergence {
+// divergingReplay records agent{prompt: "p"} into a new store and replays
+// the run with rp; it returns the store, the report and the report's one
+// divergence, failing t unless there is exactly one.
+func divergingReplay(t *testing.T, rp *agent) (dir string, rep *analyze.Report, d analyze.Divergence) {
 	t.Helper()
+	dir = t.TempDir()
+	id, _ := record(t, dir, &agent{prompt: "p"})
+	rep, _ = replay(t, dir, id, rp)
 	if len(rep.Divergences) != 1 {
 		t.Fatalf("%d divergences, want 1: %+v", len(rep.Divergences), rep.Divergences)
 	}
-	return rep.Divergences[0]
+	return dir, rep, rep.Divergences[0]
 }
 
 func TestReorderedClockReadDiverges(t *testing.T) {
-	dir := t.TempDir()
-	id, _ := record(t, dir, &agent{prompt: "p"})
 	rp := &agent{prompt: "p", reorder: true}
-	rep, _ := replay(t, dir, id, rp)
-	d := onlyDivergence(t, rep)
+	_, rep, d := divergingReplay(t, rp)
 	if d.Seq != 0 || d.Reason != analyze.ReasonKind {
 		t.Fatalf("divergence at seq %d (%s), want seq 0 %s", d.Seq, d.Reason, analyze.ReasonKind)
 	}
@@ -92,11 +95,8 @@ func TestReorderedClockReadDiverges(t *testing.T) {
 }
 
 func TestExtraBoundaryAtTheEnd(t *testing.T) {
-	dir := t.TempDir()
-	id, _ := record(t, dir, &agent{prompt: "p"})
 	rp := &agent{prompt: "p", extra: true}
-	rep, _ := replay(t, dir, id, rp)
-	d := onlyDivergence(t, rep)
+	_, rep, d := divergingReplay(t, rp)
 	if d.Seq != 7 || d.Reason != analyze.ReasonExtra {
 		t.Fatalf("divergence at seq %d (%s), want seq 7 %s", d.Seq, d.Reason, analyze.ReasonExtra)
 	}
@@ -112,10 +112,7 @@ func TestExtraBoundaryAtTheEnd(t *testing.T) {
 }
 
 func TestMissingTail(t *testing.T) {
-	dir := t.TempDir()
-	id, _ := record(t, dir, &agent{prompt: "p"})
-	rep, _ := replay(t, dir, id, &agent{prompt: "p", skipLast: true})
-	d := onlyDivergence(t, rep)
+	dir, rep, d := divergingReplay(t, &agent{prompt: "p", skipLast: true})
 	if d.Reason != analyze.ReasonMissing || d.Count != 1 || d.Seq != 6 {
 		t.Fatalf("divergence %+v, want missing-boundary at seq 6 with count 1", d)
 	}

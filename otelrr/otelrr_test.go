@@ -129,19 +129,29 @@ func newTP(t *testing.T, dir string, opts ...otelrr.Option) *otelrr.TracerProvid
 
 func record(t *testing.T, dir string, a *agent) (traceID, out string) {
 	t.Helper()
-	tp := newTP(t, dir)
-	ctx, run, err := tp.StartRun(context.Background(), "test-agent")
+	traceID, out, err := recordRun(t, dir, "test-agent", a.work)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = a.work(ctx)
-	if err != nil {
-		t.Fatal(err)
+	return traceID, out
+}
+
+// recordRun runs fn in one run named name of a new provider recording into
+// the store at dir, configured further by opts, and returns the run id,
+// fn's result and fn's error (the run is ended with it). Unlike rrtest.Run,
+// the provider is shut down only when the test ends.
+func recordRun(t *testing.T, dir, name string, fn func(context.Context) (string, error), opts ...otelrr.Option) (id, out string, err error) {
+	t.Helper()
+	tp := newTP(t, dir, opts...)
+	ctx, run, startErr := tp.StartRun(context.Background(), name)
+	if startErr != nil {
+		t.Fatal(startErr)
 	}
-	if err := run.End(nil); err != nil {
-		t.Fatal(err)
+	out, err = fn(ctx)
+	if endErr := run.End(err); endErr != nil {
+		t.Fatal(endErr)
 	}
-	return run.TraceID(), out
+	return run.TraceID(), out, err
 }
 
 func replay(t *testing.T, dir, id string, a *agent, opts ...replayer.Option) (*analyze.Report, string) {

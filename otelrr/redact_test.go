@@ -2,74 +2,34 @@ package otelrr_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/agentrr/agentrr/rrtest"
 
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/otlptest"
 	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 )
 
-// otlpCapture is an OTLP/HTTP receiver that keeps every request body as
-// sent (gzip undone), to scan what forwarding puts on the wire.
-type otlpCapture struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-}
-
-func newOTLPCapture(t *testing.T) *otlpCapture {
-	c := &otlpCapture{}
-	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.bodies = append(c.bodies, b)
-		c.mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(c.Close)
-	return c
-}
-
-// scan fails the test if a forwarded request holds secret; it returns how
-// many requests it scanned.
-func (c *otlpCapture) scan(t *testing.T, secret string) int {
+// scanForwarded fails the test if a request forwarded to sink holds
+// secret; it returns how many requests it scanned.
+func scanForwarded(t *testing.T, sink *otlptest.Sink, secret string) int {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, b := range c.bodies {
+	bodies := sink.Bodies()
+	for i, b := range bodies {
 		if bytes.Contains(b, []byte(secret)) {
 			t.Errorf("forwarded OTLP request %d holds %q", i, secret)
 		}
 	}
-	return len(c.bodies)
+	return len(bodies)
 }
 
 // scanRun fails the test if any decoded boundary of run id holds secret.
@@ -126,7 +86,7 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 	t.Setenv("AGENTRR_REDACTION_KEY", "test-redaction-key")
 	const password = "hunter2-CORRECT-HORSE"
 	dir := t.TempDir()
-	fwd := newOTLPCapture(t)
+	fwd := otlptest.NewSink(t)
 	tp, err := otelrr.NewTracerProvider(context.Background(), otelrr.WithStore(dir), redactionRules,
 		otelrr.WithForwarding(otelrr.ForwardEndpoint(fwd.URL)))
 	if err != nil {
@@ -155,7 +115,7 @@ func TestRedactedValuesNeverStoredNorForwarded(t *testing.T) {
 	for _, secret := range []string{password, "tok-LIVE-SESSION-777", "alice@example.com", "test-redaction-key"} {
 		storetest.NoSecrets(t, dir, secret)
 		scanRun(t, dir, run.TraceID(), secret)
-		if n := fwd.scan(t, secret); n == 0 {
+		if n := scanForwarded(t, fwd, secret); n == 0 {
 			t.Fatal("nothing was forwarded")
 		}
 	}
@@ -271,7 +231,7 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 				defer srv.Close()
 				srv.APIKey = apiKey
 				dir := t.TempDir()
-				fwd := newOTLPCapture(t)
+				fwd := otlptest.NewSink(t)
 				rules := otelrr.WithRedaction(otelrr.RedactPattern(emailPattern))
 				tp := newTP(t, dir, rules, otelrr.WithForwarding(otelrr.ForwardEndpoint(fwd.URL)))
 				ctx, run, err := tp.StartRun(context.Background(), "sdk")
@@ -291,7 +251,7 @@ func TestRedactionThroughTheHTTPTransport(t *testing.T) {
 				for _, secret := range []string{apiKey, "FORWARDSECRET", email} {
 					storetest.NoSecrets(t, dir, secret)
 					scanRun(t, dir, run.TraceID(), secret)
-					if n := fwd.scan(t, secret); n == 0 {
+					if n := scanForwarded(t, fwd, secret); n == 0 {
 						t.Fatal("nothing was forwarded")
 					}
 				}

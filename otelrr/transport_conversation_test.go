@@ -35,6 +35,19 @@ var sdkCases = []sdkCase{
 	{"anthropic", (*fakeapi.Server).AnthropicBaseURL, func(a *sdkAgent) func(context.Context) (string, error) { return a.anthropic }, "claude-sonnet-4-5"},
 }
 
+// forEachSDK runs test for each of sdkCases as a parallel subtest, against
+// a fake API server of its own, closed when test returns.
+func forEachSDK(t *testing.T, test func(t *testing.T, sc sdkCase, srv *fakeapi.Server)) {
+	for _, sc := range sdkCases {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakeapi.New()
+			defer srv.Close()
+			test(t, sc, srv)
+		})
+	}
+}
+
 func sdkSpanAttr(s sdktrace.ReadOnlySpan, key string) (attribute.Value, bool) {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
@@ -200,32 +213,27 @@ func checkGenAISpans(t *testing.T, spans []sdktrace.ReadOnlySpan, sc sdkCase) {
 // TestSDKMiddlewareRecordsAndReplays plugs otelrr in with
 // option.WithMiddleware instead of the HTTP client.
 func TestSDKMiddlewareRecordsAndReplays(t *testing.T) {
-	for _, sc := range sdkCases {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := fakeapi.New()
-			defer srv.Close()
-			srv.Fail(fakeapi.Fault{Status: http.StatusServiceUnavailable, RetryAfterMs: "10"})
-			dir := t.TempDir()
-			rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", stream: sc.name == "anthropic", middleware: true, maxRetries: 1}
-			id, want, err := sdkRecord(t, dir, sc.run(rec))
-			if err != nil || want != sdkWantAnswer {
-				t.Fatalf("record: %q, %v", want, err)
-			}
-			if got := len(storetest.ReadRun(t, dir, id).Records); got != 6 {
-				t.Errorf("%d boundaries, want 6 (a 503, its retry, a tool, a call, a tool, a call)", got)
-			}
-			srv.Close()
-			rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", stream: rec.stream, middleware: true, maxRetries: 1, httpBase: sdkDialGuard(t)}
-			rep, got, err := sdkReplay(t, dir, id, sc.run(rp))
-			if err != nil || !rep.Faithful() || got != want || rp.toolRuns.Load() != 0 {
-				t.Fatalf("replay: err %v, answer %q, tool runs %d, divergences %+v", err, got, rp.toolRuns.Load(), rep.Divergences)
-			}
-			if !slices.Equal(rp.deltas, rec.deltas) {
-				t.Errorf("replayed deltas %q, recorded %q", rp.deltas, rec.deltas)
-			}
-		})
-	}
+	forEachSDK(t, func(t *testing.T, sc sdkCase, srv *fakeapi.Server) {
+		srv.Fail(fakeapi.Fault{Status: http.StatusServiceUnavailable, RetryAfterMs: "10"})
+		dir := t.TempDir()
+		rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", stream: sc.name == "anthropic", middleware: true, maxRetries: 1}
+		id, want, err := sdkRecord(t, dir, sc.run(rec))
+		if err != nil || want != sdkWantAnswer {
+			t.Fatalf("record: %q, %v", want, err)
+		}
+		if got := len(storetest.ReadRun(t, dir, id).Records); got != 6 {
+			t.Errorf("%d boundaries, want 6 (a 503, its retry, a tool, a call, a tool, a call)", got)
+		}
+		srv.Close()
+		rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", stream: rec.stream, middleware: true, maxRetries: 1, httpBase: sdkDialGuard(t)}
+		rep, got, err := sdkReplay(t, dir, id, sc.run(rp))
+		if err != nil || !rep.Faithful() || got != want || rp.toolRuns.Load() != 0 {
+			t.Fatalf("replay: err %v, answer %q, tool runs %d, divergences %+v", err, got, rp.toolRuns.Load(), rep.Divergences)
+		}
+		if !slices.Equal(rp.deltas, rec.deltas) {
+			t.Errorf("replayed deltas %q, recorded %q", rp.deltas, rec.deltas)
+		}
+	})
 }
 
 // TestAnthropicSDKSpansCoexist registers agentrr's provider globally, so

@@ -30,55 +30,50 @@ import (
 // 429 with Retry-After: 3, then a 500, then success — as one boundary per
 // attempt, and replays them in the same order without the waits.
 func TestSDKRetriesReplayWithoutWaiting(t *testing.T) {
-	for _, sc := range sdkCases {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := fakeapi.New()
-			defer srv.Close()
-			srv.Fail(fakeapi.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}, fakeapi.Fault{Status: http.StatusInternalServerError})
-			dir := t.TempDir()
-			rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", maxRetries: 2}
-			start := time.Now()
-			id, want, err := sdkRecord(t, dir, sc.run(rec))
-			if err != nil || want != sdkWantAnswer {
-				t.Fatalf("record: %q, %v", want, err)
-			}
-			if took := time.Since(start); took < 3*time.Second {
-				t.Fatalf("recording took %v: the SDK did not honour Retry-After: 3 (is the test still testing retries?)", took)
-			}
-			run := storetest.ReadRun(t, dir, id)
-			if got := sdkKinds(t, dir, id)[:4]; !slices.Equal(got, []string{"llm " + sc.model, "llm " + sc.model, "llm " + sc.model, "tool lookup_order"}) {
-				t.Fatalf("boundaries %q: want the three attempts, then the tool", got)
-			}
-			var first struct {
-				Status int
-				Header map[string][]string
-			}
-			if err := json.Unmarshal(run.Records[0].Response, &first); err != nil || first.Status != 429 || first.Header["Retry-After"][0] != "3" {
-				t.Errorf("first attempt recorded as %+v (%v), want the 429 with its Retry-After", first, err)
-			}
+	forEachSDK(t, func(t *testing.T, sc sdkCase, srv *fakeapi.Server) {
+		srv.Fail(fakeapi.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}, fakeapi.Fault{Status: http.StatusInternalServerError})
+		dir := t.TempDir()
+		rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", maxRetries: 2}
+		start := time.Now()
+		id, want, err := sdkRecord(t, dir, sc.run(rec))
+		if err != nil || want != sdkWantAnswer {
+			t.Fatalf("record: %q, %v", want, err)
+		}
+		if took := time.Since(start); took < 3*time.Second {
+			t.Fatalf("recording took %v: the SDK did not honour Retry-After: 3 (is the test still testing retries?)", took)
+		}
+		run := storetest.ReadRun(t, dir, id)
+		if got := sdkKinds(t, dir, id)[:4]; !slices.Equal(got, []string{"llm " + sc.model, "llm " + sc.model, "llm " + sc.model, "tool lookup_order"}) {
+			t.Fatalf("boundaries %q: want the three attempts, then the tool", got)
+		}
+		var first struct {
+			Status int
+			Header map[string][]string
+		}
+		if err := json.Unmarshal(run.Records[0].Response, &first); err != nil || first.Status != 429 || first.Header["Retry-After"][0] != "3" {
+			t.Errorf("first attempt recorded as %+v (%v), want the 429 with its Retry-After", first, err)
+		}
 
-			srv.Close()
-			rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", maxRetries: 2, httpBase: sdkDialGuard(t)}
-			start = time.Now()
-			rep, got, err := sdkReplay(t, dir, id, sc.run(rp))
-			took := time.Since(start)
-			if err != nil || !rep.Faithful() || got != want {
-				t.Fatalf("replay: err %v, answer %q, divergences %+v", err, got, rep.Divergences)
+		srv.Close()
+		rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", maxRetries: 2, httpBase: sdkDialGuard(t)}
+		start = time.Now()
+		rep, got, err := sdkReplay(t, dir, id, sc.run(rp))
+		took := time.Since(start)
+		if err != nil || !rep.Faithful() || got != want {
+			t.Fatalf("replay: err %v, answer %q, divergences %+v", err, got, rep.Divergences)
+		}
+		// Loose on purpose (the machine may be busy): a replay that
+		// honoured the recorded Retry-After alone would take 3 s.
+		if took >= 3*time.Second {
+			t.Errorf("replay took %v: it waited for the recorded Retry-After", took)
+		}
+		replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
+		for i := range 2 {
+			if replayed.Records[i].Attributes[boundary.AttrHTTPRetryWaitSkipped] == nil {
+				t.Errorf("replayed attempt %d does not say its retry wait was skipped", i)
 			}
-			// Loose on purpose (the machine may be busy): a replay that
-			// honoured the recorded Retry-After alone would take 3 s.
-			if took >= 3*time.Second {
-				t.Errorf("replay took %v: it waited for the recorded Retry-After", took)
-			}
-			replayed := storetest.ReadRun(t, dir, rep.ReplayTrace)
-			for i := range 2 {
-				if replayed.Records[i].Attributes[boundary.AttrHTTPRetryWaitSkipped] == nil {
-					t.Errorf("replayed attempt %d does not say its retry wait was skipped", i)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSDKRateLimitErrorReplaysWithItsHeaders: when the SDK gives up (no
@@ -121,36 +116,31 @@ func TestSDKRateLimitErrorReplaysWithItsHeaders(t *testing.T) {
 // TestSDKCutStreamReplaysAsTheSameCut: a stream the server drops part-way
 // replays as the same deltas, then the same error.
 func TestSDKCutStreamReplaysAsTheSameCut(t *testing.T) {
-	for _, sc := range sdkCases {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := fakeapi.New()
-			defer srv.Close()
-			srv.EventDelay = time.Millisecond
-			srv.Fail(fakeapi.Fault{CutAfter: 4})
-			dir := t.TempDir()
-			rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", stream: true, maxRetries: 2}
-			id, _, recErr := sdkRecord(t, dir, sc.run(rec))
-			if recErr == nil || len(rec.deltas) == 0 {
-				t.Fatalf("record: err %v after %d deltas; want some deltas, then an error", recErr, len(rec.deltas))
-			}
-			var resp struct {
-				BodyError string `json:"body_error"`
-			}
-			if err := json.Unmarshal(storetest.ReadRun(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
-				t.Errorf("the cut is not recorded: %+v %v", resp, err)
-			}
-			srv.Close()
-			rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", stream: true, maxRetries: 2, httpBase: sdkDialGuard(t)}
-			rep, _, err := sdkReplay(t, dir, id, sc.run(rp))
-			if !rep.Faithful() || err == nil || err.Error() != recErr.Error() {
-				t.Fatalf("replay: faithful %v, err %v; want the recorded error %q", rep.Faithful(), err, recErr)
-			}
-			if !slices.Equal(rp.deltas, rec.deltas) {
-				t.Errorf("replayed deltas %q, recorded %q", rp.deltas, rec.deltas)
-			}
-		})
-	}
+	forEachSDK(t, func(t *testing.T, sc sdkCase, srv *fakeapi.Server) {
+		srv.EventDelay = time.Millisecond
+		srv.Fail(fakeapi.Fault{CutAfter: 4})
+		dir := t.TempDir()
+		rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: "test-key", stream: true, maxRetries: 2}
+		id, _, recErr := sdkRecord(t, dir, sc.run(rec))
+		if recErr == nil || len(rec.deltas) == 0 {
+			t.Fatalf("record: err %v after %d deltas; want some deltas, then an error", recErr, len(rec.deltas))
+		}
+		var resp struct {
+			BodyError string `json:"body_error"`
+		}
+		if err := json.Unmarshal(storetest.ReadRun(t, dir, id).Records[0].Response, &resp); err != nil || resp.BodyError == "" {
+			t.Errorf("the cut is not recorded: %+v %v", resp, err)
+		}
+		srv.Close()
+		rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "test-key", stream: true, maxRetries: 2, httpBase: sdkDialGuard(t)}
+		rep, _, err := sdkReplay(t, dir, id, sc.run(rp))
+		if !rep.Faithful() || err == nil || err.Error() != recErr.Error() {
+			t.Fatalf("replay: faithful %v, err %v; want the recorded error %q", rep.Faithful(), err, recErr)
+		}
+		if !slices.Equal(rp.deltas, rec.deltas) {
+			t.Errorf("replayed deltas %q, recorded %q", rp.deltas, rec.deltas)
+		}
+	})
 }
 
 // TestSDKSecretsNeverStored records with an API key (and one call with a
@@ -158,58 +148,53 @@ func TestSDKCutStreamReplaysAsTheSameCut(t *testing.T) {
 // any file of the store, in any decoded boundary, or in any span.
 func TestSDKSecretsNeverStored(t *testing.T) {
 	const key, wrongKey = "sk-agentrr-TESTSECRET-0123456789", "sk-wrong-TESTSECRET-9876543210"
-	for _, sc := range sdkCases {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := fakeapi.New()
-			defer srv.Close()
-			srv.APIKey = key
-			dir := t.TempDir()
-			exp := tracetest.NewInMemoryExporter()
-			rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: key, stream: true}
-			wrong := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: wrongKey}
-			agent := func(rec, wrong *sdkAgent) func(context.Context) (string, error) {
-				return func(ctx context.Context) (string, error) {
-					_, err := sc.run(wrong)(ctx)
-					if err == nil || !strings.Contains(err.Error(), "401") {
-						return "", errors.New("the wrong key was not refused")
-					}
-					if strings.Contains(sdkErrorMessage(err), wrongKey) {
-						return "", errors.New("the agent saw the key in the error: it would not on replay")
-					}
-					return sc.run(rec)(ctx)
+	forEachSDK(t, func(t *testing.T, sc sdkCase, srv *fakeapi.Server) {
+		srv.APIKey = key
+		dir := t.TempDir()
+		exp := tracetest.NewInMemoryExporter()
+		rec := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: key, stream: true}
+		wrong := &sdkAgent{baseURL: sc.baseURL(srv), apiKey: wrongKey}
+		agent := func(rec, wrong *sdkAgent) func(context.Context) (string, error) {
+			return func(ctx context.Context) (string, error) {
+				_, err := sc.run(wrong)(ctx)
+				if err == nil || !strings.Contains(err.Error(), "401") {
+					return "", errors.New("the wrong key was not refused")
+				}
+				if strings.Contains(sdkErrorMessage(err), wrongKey) {
+					return "", errors.New("the agent saw the key in the error: it would not on replay")
+				}
+				return sc.run(rec)(ctx)
+			}
+		}
+		id, want, err := sdkRecord(t, dir, agent(rec, wrong), otelrr.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if srv.Requests()[0].Header.Get("Authorization") == "" {
+			t.Fatal("the key was not sent to the server")
+		}
+		for _, secret := range []string{key, wrongKey, "TESTSECRET"} {
+			storetest.NoSecrets(t, dir, secret)
+			for _, r := range storetest.ReadRun(t, dir, id).Records {
+				if blob := fmt.Sprint(r.Request, r.Response, r.Error, r.Attributes); strings.Contains(blob, secret) || bytes.Contains(r.Request, []byte(secret)) || bytes.Contains(r.Response, []byte(secret)) {
+					t.Errorf("boundary seq %d holds %q", r.Seq, secret)
 				}
 			}
-			id, want, err := sdkRecord(t, dir, agent(rec, wrong), otelrr.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if srv.Requests()[0].Header.Get("Authorization") == "" {
-				t.Fatal("the key was not sent to the server")
-			}
-			for _, secret := range []string{key, wrongKey, "TESTSECRET"} {
-				storetest.NoSecrets(t, dir, secret)
-				for _, r := range storetest.ReadRun(t, dir, id).Records {
-					if blob := fmt.Sprint(r.Request, r.Response, r.Error, r.Attributes); strings.Contains(blob, secret) || bytes.Contains(r.Request, []byte(secret)) || bytes.Contains(r.Response, []byte(secret)) {
-						t.Errorf("boundary seq %d holds %q", r.Seq, secret)
-					}
-				}
-				for _, s := range exp.GetSpans() {
-					if blob := fmt.Sprintf("%v %v %v %v", s.Name, s.Attributes, s.Events, s.Status); strings.Contains(blob, secret) {
-						t.Errorf("span %q holds %q", s.Name, secret)
-					}
+			for _, s := range exp.GetSpans() {
+				if blob := fmt.Sprintf("%v %v %v %v", s.Name, s.Attributes, s.Events, s.Status); strings.Contains(blob, secret) {
+					t.Errorf("span %q holds %q", s.Name, secret)
 				}
 			}
-			// Keys are not part of the signature: the run replays with another key.
-			srv.Close()
-			rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "replay-key", stream: true, httpBase: sdkDialGuard(t)}
-			rpWrong := &sdkAgent{baseURL: rec.baseURL, apiKey: "another-wrong-key", httpBase: sdkDialGuard(t)}
-			rep, got, err := sdkReplay(t, dir, id, agent(rp, rpWrong))
-			if err != nil || !rep.Faithful() || got != want {
-				t.Errorf("replay with other keys: err %v, answer %q, divergences %+v", err, got, rep.Divergences)
-			}
-		})
-	}
+		}
+		// Keys are not part of the signature: the run replays with another key.
+		srv.Close()
+		rp := &sdkAgent{baseURL: rec.baseURL, apiKey: "replay-key", stream: true, httpBase: sdkDialGuard(t)}
+		rpWrong := &sdkAgent{baseURL: rec.baseURL, apiKey: "another-wrong-key", httpBase: sdkDialGuard(t)}
+		rep, got, err := sdkReplay(t, dir, id, agent(rp, rpWrong))
+		if err != nil || !rep.Faithful() || got != want {
+			t.Errorf("replay with other keys: err %v, answer %q, divergences %+v", err, got, rep.Divergences)
+		}
+	})
 }
 
 // sdkErrorMessage is the message of an SDK API error (its body's message).

@@ -235,16 +235,7 @@ func sdkDialGuard(t *testing.T) http.RoundTripper {
 // sdkRecord runs fn in a recorded run on store dir.
 func sdkRecord(t *testing.T, dir string, fn func(context.Context) (string, error), opts ...otelrr.Option) (id, out string, err error) {
 	t.Helper()
-	tp := newTP(t, dir, opts...)
-	ctx, run, startErr := tp.StartRun(context.Background(), "sdk-agent")
-	if startErr != nil {
-		t.Fatal(startErr)
-	}
-	out, err = fn(ctx)
-	if endErr := run.End(err); endErr != nil {
-		t.Fatal(endErr)
-	}
-	return run.TraceID(), out, err
+	return recordRun(t, dir, "sdk-agent", fn, opts...)
 }
 
 // sdkReplay replays run id with fn, in-process.

@@ -184,8 +184,7 @@ func TestTransportDoesNotBufferStreams(t *testing.T) {
 		return n
 	}
 	_, _, err := sdkRecord(t, t.TempDir(), func(ctx context.Context) (string, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-		resp, err := otelrr.HTTPClient(nil).Do(req)
+		resp, err := getThrough(ctx, nil, srv.URL+"/events")
 		if err != nil {
 			return "", err
 		}
@@ -226,8 +225,7 @@ func TestTransportStoresWholeResponsesBeforeReturning(t *testing.T) {
 	defer srv.Close()
 	exp := tracetest.NewInMemoryExporter()
 	_, _, err := sdkRecord(t, t.TempDir(), func(ctx context.Context) (string, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
-		resp, err := otelrr.HTTPClient(nil).Do(req)
+		resp, err := getThrough(ctx, nil, srv.URL+"/x")
 		if err != nil {
 			return "", err
 		}
@@ -240,6 +238,16 @@ func TestTransportStoresWholeResponsesBeforeReturning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// getThrough sends a GET of url in ctx's run with otelrr.HTTPClient over
+// base (http.DefaultTransport when nil).
+func getThrough(ctx context.Context, base http.RoundTripper, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return otelrr.HTTPClient(&http.Client{Transport: base}).Do(req)
 }
 
 // TestTransportBoundaryDuringStream: a boundary the agent makes while a
@@ -257,8 +265,7 @@ func TestTransportBoundaryDuringStream(t *testing.T) {
 	defer srv.Close()
 	agent := func(base http.RoundTripper, clockMidStream bool) func(context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-			resp, err := otelrr.HTTPClient(&http.Client{Transport: base}).Do(req)
+			resp, err := getThrough(ctx, base, srv.URL+"/events")
 			if err != nil {
 				return "", err
 			}
@@ -324,8 +331,7 @@ func TestTransportClosedEarlyStream(t *testing.T) {
 	defer srv.Close()
 	readSome := func(base http.RoundTripper, more bool) func(context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-			resp, err := otelrr.HTTPClient(&http.Client{Transport: base}).Do(req)
+			resp, err := getThrough(ctx, base, srv.URL+"/events")
 			if err != nil {
 				return "", err
 			}
@@ -369,8 +375,7 @@ func TestTransportConnectFailureTellsTraceHooks(t *testing.T) {
 				GetConn: func(string) { *hooks = append(*hooks, "GetConn") },
 				GotConn: func(httptrace.GotConnInfo) { *hooks = append(*hooks, "GotConn") },
 			})
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			_, err := otelrr.HTTPClient(&http.Client{Transport: base}).Do(req)
+			_, err := getThrough(ctx, base, url)
 			return "", err
 		}
 	}

@@ -3,11 +3,11 @@ package spanlog_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -65,12 +65,5 @@ func TestRecordedCommandIsRedacted(t *testing.T) {
 	if want := []string{"--openai-api-key", "[redacted]", "OPENAI_API_KEY=[redacted]", "--task", "7"}; !slices.Equal(tail, want) {
 		t.Errorf("recorded arguments end %q, want %q", tail, want)
 	}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if b, _ := os.ReadFile(p); strings.Contains(string(b), key) {
-				t.Errorf("%s holds the key", p)
-			}
-		}
-		return nil
-	})
+	storetest.NoSecrets(t, dir, key)
 }

@@ -1,8 +1,6 @@
 package spanlog_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/agentrr/agentrr/internal/filetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -86,49 +85,18 @@ func newDamageFixture(t *testing.T) *damageFixture {
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "store")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	filetest.CopyTree(t, src, dst)
 	return dst
 }
 
-// storeHash hashes every file of the store but Pebble's LOCK files (empty;
-// a reader takes the lock, which may create one).
+// storeHash hashes every file of the store but Pebble's LOCK files.
 func storeHash(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LOCK" {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = hex.EncodeToString(sum[:])
-		return nil
-	})
+	sums, err := filetest.HashTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return sums
 }
 
 // damage is one way of hurting a file.

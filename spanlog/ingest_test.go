@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -79,16 +80,7 @@ func (r ingestRun) boundary(sp ptrace.Span, seq int) {
 	sp.SetName("execute_tool square")
 	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(r.start.Add(time.Duration(seq) * time.Millisecond)))
 	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(r.start.Add(time.Duration(seq)*time.Millisecond + 500*time.Microsecond)))
-	a := sp.Attributes()
-	a.PutStr(boundary.AttrKind, "tool")
-	a.PutInt(boundary.AttrSeq, int64(seq))
-	a.PutStr(boundary.AttrName, "square")
-	a.PutStr(boundary.AttrRequest, string(req))
-	a.PutInt(boundary.AttrRequestLength, int64(len(req)))
-	a.PutStr(boundary.AttrResponse, string(resp))
-	a.PutInt(boundary.AttrResponseLength, int64(len(resp)))
-	a.PutStr(boundary.AttrSignature, boundary.Signature(boundary.KindTool, "square", req))
-	a.PutStr(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, ""))
+	storetest.PutToolAttrs(sp.Attributes(), int64(seq), "square", req, resp)
 }
 
 func TestIngestAcrossRequestsInAnyOrder(t *testing.T) {

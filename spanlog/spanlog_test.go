@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentrr/agentrr/boundary"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -62,16 +63,7 @@ func spanBytes(traceID string, seq int64, name, payload string) ([]byte, error) 
 	binary.BigEndian.PutUint64(sid[:], uint64(seq)+1)
 	sp.SetSpanID(pcommon.SpanID(sid))
 	sp.SetName("execute_tool " + name)
-	a := sp.Attributes()
-	a.PutStr(boundary.AttrKind, string(boundary.KindTool))
-	a.PutInt(boundary.AttrSeq, seq)
-	a.PutStr(boundary.AttrName, name)
-	a.PutStr(boundary.AttrRequest, string(req))
-	a.PutInt(boundary.AttrRequestLength, int64(len(req)))
-	a.PutStr(boundary.AttrResponse, string(resp))
-	a.PutInt(boundary.AttrResponseLength, int64(len(resp)))
-	a.PutStr(boundary.AttrSignature, boundary.Signature(boundary.KindTool, name, req))
-	a.PutStr(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, ""))
+	storetest.PutToolAttrs(sp.Attributes(), seq, name, req, resp)
 	return (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 }
 

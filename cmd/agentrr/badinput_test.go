@@ -1,13 +1,14 @@
 package main_test
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/agentrr/agentrr/internal/filetest"
 )
 
 // A store another user cannot read: a clear message and exit status 2,
@@ -28,7 +29,7 @@ func TestUnreadableStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmdPath := filepath.Join(pub, "agentrr")
-	copyFile(t, agentrr, cmdPath, 0o755)
+	filetest.CopyFile(t, agentrr, cmdPath, 0o755)
 
 	store := filepath.Join(pub, "store")
 	_, id := record(t, store, agent)
@@ -63,24 +64,5 @@ func TestUnreadableStore(t *testing.T) {
 		if strings.Contains(string(out), "goroutine ") {
 			t.Errorf("stack trace:\n%s", out)
 		}
-	}
-}
-
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

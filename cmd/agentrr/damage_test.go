@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/agentrr/agentrr/internal/filetest"
 )
 
 // TestDamageScripts runs the scripts in testdata/damage: stores damaged on
@@ -150,22 +149,12 @@ func cmdHashStore(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: hashstore <file>")
 	}
-	store := ts.Getenv("AGENTRR_STORE")
-	var lines []string
-	err := filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LOCK" {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		rel, _ := filepath.Rel(store, p)
-		lines = append(lines, fmt.Sprintf("%s %s\n", filepath.ToSlash(rel), hex.EncodeToString(sum[:])))
-		return nil
-	})
+	sums, err := filetest.HashTree(ts.Getenv("AGENTRR_STORE"))
 	ts.Check(err)
+	var lines []string
+	for rel, sum := range sums {
+		lines = append(lines, fmt.Sprintf("%s %s\n", rel, sum))
+	}
 	slices.Sort(lines)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(lines, "")), 0o600))
 }

@@ -1,11 +1,12 @@
 package main_test
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentrr/agentrr/internal/filetest"
 )
 
 // testdata/store-format1 was written by agentrr before branches existed
@@ -96,7 +97,7 @@ func oldStore(t *testing.T, name string) (agentrr, bin, store string) {
 	agentrr, _, _ = binaries(t)
 	bin = exampleBin(t)
 	store = filepath.Join(t.TempDir(), "store")
-	copyDir(t, filepath.Join(repoRoot(), "testdata", name), store)
+	filetest.CopyTree(t, filepath.Join(repoRoot(), "testdata", name), store)
 	return agentrr, bin, store
 }
 
@@ -107,27 +108,4 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// copyDir copies the tree at src to dst (which must not exist).
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

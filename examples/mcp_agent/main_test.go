@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"github.com/agentrr/agentrr/analyze"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/examples/internal/exampletest"
+	"github.com/agentrr/agentrr/internal/filetest"
 	"github.com/agentrr/agentrr/internal/handshake"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/spanlog"
@@ -43,32 +42,14 @@ func weatherServer(t *testing.T) (exe, callLog string) {
 	}
 	dir := t.TempDir()
 	exe = filepath.Join(dir, "weather-server")
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	filetest.CopyFile(t, self, exe, 0o755)
 	return exe, filepath.Join(dir, "calls.log")
 }
 
 // calls is how many tool calls the weather server ran.
 func calls(t *testing.T, callLog string) int {
 	t.Helper()
-	f, err := os.Open(callLog)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		n++
-	}
-	return n
+	return filetest.CountLines(t, callLog, "")
 }
 
 func options(dir, exe, callLog string, out io.Writer) *Options {

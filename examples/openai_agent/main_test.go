@@ -11,8 +11,7 @@ import (
 	"github.com/agentrr/agentrr/examples/internal/openaiclient"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/otelrr"
-	"github.com/agentrr/agentrr/replayer"
-	"github.com/agentrr/agentrr/spanlog"
+	"github.com/agentrr/agentrr/rrtest"
 )
 
 // TestCommandRecordsThenReplaysOffline runs the command as `go run` would:
@@ -37,63 +36,29 @@ func TestCommandRecordsThenReplaysOffline(t *testing.T) {
 }
 
 // TestEditedPromptDivergesInProcess replays a recording in-process with
-// replayer.Replay, as a regression test would, with the system prompt
+// rrtest.Replay, as a regression test would, with the system prompt
 // edited: the first model call diverges, naming the changed field.
 func TestEditedPromptDivergesInProcess(t *testing.T) {
 	srv := fakeapi.New()
 	defer srv.Close()
-	dir := t.TempDir()
-	ctx := context.Background()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
+	rec, _, err := rrtest.Record(t, "openai_agent", func(ctx context.Context) (string, error) {
+		a := &Agent{Client: openaiclient.New(srv.OpenAIBaseURL(), "k", nil), Stream: true}
+		return a.Run(ctx)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, run, err := tp.StartRun(ctx, "openai_agent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &Agent{Client: openaiclient.New(srv.OpenAIBaseURL(), "k", nil), Stream: true}
-	if _, err := a.Run(rctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := run.End(nil); err != nil {
-		t.Fatal(err)
-	}
-	tp.Shutdown(ctx)
 	srv.Close()
 
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replayer.Load(store, run.TraceID())
-	if err != nil {
-		t.Fatal(err)
-	}
 	replay := func(prompt string) *analyze.Report {
-		rep, err := replayer.Replay(ctx, rec, func(ctx context.Context) error {
-			tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-			if err != nil {
-				return err
-			}
-			defer tp.Shutdown(ctx)
-			ctx, run, err := tp.StartRun(ctx, "openai_agent")
-			if err != nil {
-				return err
-			}
+		rep, _ := rrtest.Replay(t, rec, func(ctx context.Context) (string, error) {
 			a := &Agent{Client: openaiclient.New("", "", exampletest.DialGuard(t)), Stream: true, Prompt: prompt}
-			_, agentErr := a.Run(ctx)
-			if err := run.End(agentErr); err != nil {
-				return err
-			}
+			out, err := a.Run(ctx)
 			if a.ToolRuns.Load() != 0 {
 				t.Errorf("replay ran %d tools", a.ToolRuns.Load())
 			}
-			return agentErr
+			return out, err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		return rep
 	}
 	if rep := replay(""); !rep.Faithful() {

@@ -1,5 +1,5 @@
-// Package storetest holds helpers for tests that check what a store of
-// runs holds.
+// Package storetest holds helpers for tests of stores of runs: the spans
+// a store is given, and checks of what it holds.
 package storetest
 
 import (
@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -51,4 +54,19 @@ func NoSecrets(t testing.TB, dir string, secrets ...string) {
 	if err != nil || files == 0 {
 		t.Fatalf("scan %s: %d files, %v", dir, files, err)
 	}
+}
+
+// PutToolAttrs sets on attrs the agentrr attributes of a tool boundary as
+// a recorder writes them: seq, name, the request req and the response resp
+// with their lengths, the signature and the payload hash.
+func PutToolAttrs(attrs pcommon.Map, seq int64, name string, req, resp []byte) {
+	attrs.PutStr(boundary.AttrKind, string(boundary.KindTool))
+	attrs.PutInt(boundary.AttrSeq, seq)
+	attrs.PutStr(boundary.AttrName, name)
+	attrs.PutStr(boundary.AttrRequest, string(req))
+	attrs.PutInt(boundary.AttrRequestLength, int64(len(req)))
+	attrs.PutStr(boundary.AttrResponse, string(resp))
+	attrs.PutInt(boundary.AttrResponseLength, int64(len(resp)))
+	attrs.PutStr(boundary.AttrSignature, boundary.Signature(boundary.KindTool, name, req))
+	attrs.PutStr(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, ""))
 }

@@ -6,9 +6,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/otelrr/mcprr"
-	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/rrtest"
 )
 
@@ -36,20 +34,11 @@ func recordCalls(b *testing.B, dir string, n int) string {
 		b.Fatal(err)
 	}
 	defer ss.Close()
-	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	rctx, run, err := tp.StartRun(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	callN(rctx, b, clientEnd, n)
-	if err := run.End(nil); err != nil {
-		b.Fatal(err)
-	}
-	return run.TraceID()
+	id, _, _ := rrtest.Run(ctx, b, dir, "bench", func(ctx context.Context) (any, error) {
+		callN(ctx, b, clientEnd, n)
+		return nil, nil
+	})
+	return id
 }
 
 // BenchmarkCallToolRecord is one recorded tools/call to an in-memory
@@ -67,22 +56,10 @@ func BenchmarkCallToolReplay(b *testing.B) {
 	_, unused := mcp.NewInMemoryTransports()
 	b.ReportAllocs()
 	b.ResetTimer()
-	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir))
-		if err != nil {
-			return err
-		}
-		defer tp.Shutdown(ctx)
-		ctx, run, err := tp.StartRun(ctx, "bench")
-		if err != nil {
-			return err
-		}
+	rep, _ := rrtest.ReplayIn(b, dir, rec, func(ctx context.Context) (any, error) {
 		callN(ctx, b, unused, b.N)
-		return run.End(nil)
+		return nil, nil
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	if !rep.Faithful() {
 		b.Fatalf("replay diverged: %+v", rep.Divergences)
 	}

@@ -1,7 +1,6 @@
 package mcprr_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentrr/agentrr/internal/filetest"
 )
 
 // The test server: a small MCP server built with the SDK, run as a stdio
@@ -185,21 +185,7 @@ func newStdioServer(t *testing.T) *stdioServer {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "weather-server")
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	filetest.CopyFile(t, exe, path, 0o755)
 	return &stdioServer{path: path, logPath: filepath.Join(dir, "server.log")}
 }
 
@@ -219,22 +205,7 @@ func (s *stdioServer) transport(args ...string) mcp.Transport {
 // count is how many lines of the server's log start with prefix.
 func (s *stdioServer) count(t *testing.T, prefix string) int {
 	t.Helper()
-	f, err := os.Open(s.logPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) {
-			n++
-		}
-	}
-	return n
+	return filetest.CountLines(t, s.logPath, prefix)
 }
 
 // httpServer is the test server over streamable HTTP.

@@ -7,6 +7,7 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/agentrr/agentrr/internal/cmdutil"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -83,14 +84,10 @@ func Runs(t testing.TB, dir string) []spanlog.RunInfo {
 }
 
 // ReadRun reads run id from the existing store at dir, failing t if it
-// cannot.
+// cannot: it is storetest.ReadRun, for the command tests.
 func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
 	t.Helper()
-	run, err := OpenExisting(t, dir).ReadRun(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
+	return storetest.ReadRun(t, dir, id)
 }
 
 // CheckContains reports an error of t, showing out, for each string of
