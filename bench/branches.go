@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/agentrr/agentrr/bench/internal/payload"
+	"github.com/agentrr/agentrr/internal/benchwork"
 	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
@@ -45,9 +44,6 @@ func cpuTime() time.Duration {
 
 // branchCount is the number of branches (and goroutines) of the branched side.
 const branchCount = 8
-
-// branchName is the name of the g-th branch the bench agent starts.
-func branchName(g int) string { return fmt.Sprintf("w%d", g) }
 
 // parContender is one side of a throughput comparison: conc goroutines,
 // each doing its own sequence of operations.
@@ -103,7 +99,7 @@ func interleavePar(slices int, per map[int]int, cs []parContender) (map[string]f
 
 // stackBranches records 1 KB tool boundaries through otelrr into one run
 // in store dir: on the run's root branch with conc == 1, else goroutine g
-// on its own branch (otelrr.Branch, named branchName(g)).
+// on its own branch (otelrr.Branch, named benchwork.BranchName(g)).
 func stackBranches(id, what, dir string, conc int) parContender {
 	doc := payload.Text(1024, 1)
 	return parContender{id, what, conc, func() (func(int, int) error, func() error, error) {
@@ -115,7 +111,7 @@ func stackBranches(id, what, dir string, conc int) parContender {
 		if conc > 1 {
 			ctxs = ctxs[:0]
 			for g := range conc {
-				ctxs = append(ctxs, otelrr.Branch(ctx, branchName(g)))
+				ctxs = append(ctxs, otelrr.Branch(ctx, benchwork.BranchName(g)))
 			}
 		}
 		return func(g, _ int) error {
@@ -226,40 +222,12 @@ func recordBranched(dir string, n, branches int) (recorded, error) {
 }
 
 // branchedAgent is the bench agent's body: n tool calls with payload doc,
-// on ctx's branch when branches == 1, else n/branches on each of that many
-// branches, concurrently (a goroutine each, otelrr.Go) or one branch after
-// the other from this goroutine.
+// spread over branches as benchwork.Spread does.
 func branchedAgent(ctx context.Context, n, branches int, concurrent bool, doc payload.Doc) error {
-	calls := func(ctx context.Context, k int) error {
-		for range k {
-			if _, err := otelrr.Tool(ctx, "search", doc, search); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if branches == 1 {
-		return calls(ctx, n)
-	}
-	errs := make([]error, branches)
-	var wg sync.WaitGroup
-	for g := range branches {
-		k := n / branches
-		if g < n%branches {
-			k++
-		}
-		if !concurrent {
-			errs[g] = calls(otelrr.Branch(ctx, branchName(g)), k)
-			continue
-		}
-		wg.Add(1)
-		otelrr.Go(ctx, branchName(g), func(ctx context.Context) {
-			defer wg.Done()
-			errs[g] = calls(ctx, k)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return benchwork.Spread(ctx, n, branches, concurrent, func(ctx context.Context) error {
+		_, err := otelrr.Tool(ctx, "search", doc, search)
+		return err
+	})
 }
 
 // sessionQueries are the queries that replay rec in its seq order, each

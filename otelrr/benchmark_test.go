@@ -2,12 +2,11 @@ package otelrr_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/agentrr/agentrr/internal/benchwork"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/rrtest"
@@ -232,38 +231,11 @@ func BenchmarkToolReplayBranches(b *testing.B) {
 	}
 }
 
-// benchBranches makes n 1 KB tool calls: on ctx's branch when branches is
-// 1, else spread over that many branches ("w0", "w1", …), a goroutine each
-// (otelrr.Go) when concurrent, or one branch after the other.
+// benchBranches makes n 1 KB tool calls, spread over branches as
+// benchwork.Spread does.
 func benchBranches(ctx context.Context, n, branches int, concurrent bool, doc benchDoc) error {
-	calls := func(ctx context.Context, k int) error {
-		for range k {
-			if _, err := otelrr.Tool(ctx, "search", doc, benchTool); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if branches == 1 {
-		return calls(ctx, n)
-	}
-	errs := make([]error, branches)
-	var wg sync.WaitGroup
-	for g := range branches {
-		k := n / branches
-		if g < n%branches {
-			k++
-		}
-		if !concurrent {
-			errs[g] = calls(otelrr.Branch(ctx, fmt.Sprintf("w%d", g)), k)
-			continue
-		}
-		wg.Add(1)
-		otelrr.Go(ctx, fmt.Sprintf("w%d", g), func(ctx context.Context) {
-			defer wg.Done()
-			errs[g] = calls(ctx, k)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return benchwork.Spread(ctx, n, branches, concurrent, func(ctx context.Context) error {
+		_, err := otelrr.Tool(ctx, "search", doc, benchTool)
+		return err
+	})
 }
