@@ -16,6 +16,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/internal/fakeapi"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -82,7 +83,7 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no fork trace in:\n%s", r.stdout)
 	}
-	fork := cmdtest.ReadRun(t, store, m[1])
+	fork := storetest.ReadRun(t, store, m[1])
 	if fork.Info.ReplayOf != id || fork.Info.ReplayMode != "fork" || fork.Info.Status != spanlog.StatusComplete ||
 		fork.Info.Ended == nil || fork.Info.Ended.ForkSeq == nil || *fork.Info.Ended.ForkSeq != 2 || fork.Info.Ended.Live != 3 {
 		t.Fatalf("fork run %+v ended %+v", fork.Info.RunMeta, fork.Info.Ended)
@@ -114,7 +115,7 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 		}
 	}
 	// The served prefix is the original's, boundary for boundary.
-	orig := cmdtest.ReadRun(t, store, id)
+	orig := storetest.ReadRun(t, store, id)
 	for i := range 2 {
 		if fork.Records[i].Signature != orig.Records[i].Signature || !bytes.Equal(fork.Records[i].Response, orig.Records[i].Response) {
 			t.Errorf("seq %d was not served from the original", i)
@@ -127,7 +128,7 @@ func TestForkLiveTailAsksTheServerExactlyWhatItRecords(t *testing.T) {
 // the original untouched.
 func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	store, id, agent := forkSetup(t)
-	before := cmdtest.ReadRun(t, store, id)
+	before := storetest.ReadRun(t, store, id)
 
 	held, release := make(chan struct{}), make(chan struct{})
 	var n atomic.Int32
@@ -180,7 +181,7 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 		t.Errorf("agentrr fork exited %v, want 4 (the agent failed):\n%s%s", err, out.String(), errOut.String())
 	}
 
-	got := cmdtest.ReadRun(t, store, fork.TraceID)
+	got := storetest.ReadRun(t, store, fork.TraceID)
 	if got.Info.ReplayOf != id || got.Info.ReplayMode != "fork" || got.Info.Status != spanlog.StatusTruncated || len(got.Records) != 4 {
 		t.Fatalf("killed fork: %s (%s), %d boundaries; want truncated, 4", got.Info.Status, got.Info.Reason, len(got.Records))
 	}
@@ -193,7 +194,7 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 	if v := run(t, store, "agentrr", "verify", fork.TraceID); v.code != 5 {
 		t.Errorf("verify of the killed fork exited %d, want 5 (truncated):\n%s%s", v.code, v.stdout, v.stderr)
 	}
-	after := cmdtest.ReadRun(t, store, id)
+	after := storetest.ReadRun(t, store, id)
 	if after.Info.Status != spanlog.StatusComplete || !reflect.DeepEqual(after.Records, before.Records) || !reflect.DeepEqual(after.Info, before.Info) {
 		t.Errorf("the original changed: %s, %d boundaries", after.Info.Status, len(after.Records))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/internal/cmd/collect"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -39,16 +40,7 @@ func traces(trace byte) ptrace.Traces {
 		sp.SetSpanID(pcommon.SpanID{trace, byte(seq + 1)})
 		sp.SetParentSpanID(root)
 		sp.SetName("execute_tool t")
-		a := sp.Attributes()
-		a.PutStr(boundary.AttrKind, "tool")
-		a.PutInt(boundary.AttrSeq, int64(seq))
-		a.PutStr(boundary.AttrName, "t")
-		a.PutStr(boundary.AttrRequest, string(req))
-		a.PutInt(boundary.AttrRequestLength, int64(len(req)))
-		a.PutStr(boundary.AttrResponse, string(resp))
-		a.PutInt(boundary.AttrResponseLength, int64(len(resp)))
-		a.PutStr(boundary.AttrSignature, boundary.Signature(boundary.KindTool, "t", req))
-		a.PutStr(boundary.AttrPayloadHash, boundary.PayloadHash(req, resp, ""))
+		storetest.PutToolAttrs(sp.Attributes(), int64(seq), "t", req, resp)
 	}
 	sp := spans.AppendEmpty()
 	sp.SetTraceID(tid)

@@ -14,6 +14,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/export"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/replayer"
 	"github.com/agentrr/agentrr/spanlog"
 )
@@ -53,7 +54,7 @@ func TestExportToCollectRoundTrip(t *testing.T) {
 		}
 	}
 
-	want, got := cmdtest.ReadRun(t, src, id), cmdtest.ReadRun(t, dst, id)
+	want, got := storetest.ReadRun(t, src, id), storetest.ReadRun(t, dst, id)
 	if got.Info.Status != spanlog.StatusComplete || len(got.Records) != len(want.Records) || got.Info.Name != "support" || got.Info.Service != "cmdtest" {
 		t.Fatalf("exported run in the other store: %+v, %d records", got.Info, len(got.Records))
 	}

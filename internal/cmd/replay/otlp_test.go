@@ -15,7 +15,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/internal/agentproc"
 	"github.com/agentrr/agentrr/internal/cmd/replay"
 	"github.com/agentrr/agentrr/internal/cmdutil"
-	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/internal/storetest"
 )
 
 // otlpRecording records a run of the agent process and returns it as OTLP
@@ -23,7 +23,7 @@ import (
 func otlpRecording(t *testing.T, spoil func(ptrace.SpanSlice)) (id string, js []byte) {
 	t.Helper()
 	store, id := agentproc.Record(t)
-	run := cmdtest.ReadRun(t, store, id)
+	run := storetest.ReadRun(t, store, id)
 	td := exporter.RunTraces(run.Info, run.Records)
 	if spoil != nil {
 		spoil(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans())

@@ -7,7 +7,6 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/agentrr/agentrr/internal/cmdutil"
-	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -81,13 +80,6 @@ func Runs(t testing.TB, dir string) []spanlog.RunInfo {
 		t.Fatal(err)
 	}
 	return runs
-}
-
-// ReadRun reads run id from the existing store at dir, failing t if it
-// cannot: it is storetest.ReadRun, for the command tests.
-func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
-	t.Helper()
-	return storetest.ReadRun(t, dir, id)
 }
 
 // CheckContains reports an error of t, showing out, for each string of
