@@ -1,9 +1,10 @@
 package otelrr
 
 import (
-	"github.com/agentrr/agentrr/boundary"
 	"strings"
 	"testing"
+
+	"github.com/agentrr/agentrr/boundary"
 )
 
 func TestCodeChange(t *testing.T) {
