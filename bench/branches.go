@@ -310,7 +310,7 @@ func replayAgent(root string, rec *replayer.Recording, branches int, concurrent 
 	n := len(rec.Records)
 	var wall, cpu time.Duration
 	rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-		return inRun(ctx, dir, func(ctx context.Context) error {
+		return benchwork.InRun(ctx, dir, func(ctx context.Context) error {
 			start, cpu0 := time.Now(), cpuTime()
 			err := branchedAgent(ctx, n, branches, concurrent, doc)
 			wall, cpu = time.Since(start), cpuTime()-cpu0

@@ -19,6 +19,7 @@ import (
 	"github.com/agentrr/agentrr/bench/internal/payload"
 	"github.com/agentrr/agentrr/boundary"
 	"github.com/agentrr/agentrr/exporter"
+	"github.com/agentrr/agentrr/internal/benchwork"
 	"github.com/agentrr/agentrr/internal/replaylink"
 	"github.com/agentrr/agentrr/otelrr"
 	"github.com/agentrr/agentrr/replayer"
@@ -53,21 +54,6 @@ func openRun(dir string) (context.Context, func() error, error) {
 		os.RemoveAll(dir)
 		return err
 	}, nil
-}
-
-// inRun runs body inside a new run of a provider recording into store
-// dir, and ends the run with body's error.
-func inRun(ctx context.Context, dir string, body func(ctx context.Context) error) error {
-	tp, err := newProvider(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer tp.Shutdown(context.Background())
-	ctx, run, err := tp.StartRun(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	return run.End(body(ctx))
 }
 
 // recordTools records one run of n tool boundaries into store dir from conc
@@ -357,7 +343,7 @@ func replayInProcess(root string, rec *replayer.Recording) (float64, error) {
 	n := len(rec.Records)
 	us, err := perOp(1, func(int) error {
 		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-			return inRun(ctx, dir, func(ctx context.Context) error {
+			return benchwork.InRun(ctx, dir, func(ctx context.Context) error {
 				for range n {
 					if _, err := otelrr.Tool(ctx, "search", doc, search); err != nil {
 						return err

@@ -111,16 +111,7 @@ func benchReplay(b *testing.B, rec *replayer.Recording, n int, work func(ctx con
 	b.ReportAllocs()
 	for b.Loop() {
 		rep, err := replayer.Replay(context.Background(), rec, func(ctx context.Context) error {
-			tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(b.TempDir()), otelrr.WithServiceName("bench"))
-			if err != nil {
-				return err
-			}
-			defer tp.Shutdown(context.Background())
-			ctx, run, err := tp.StartRun(ctx, "bench")
-			if err != nil {
-				return err
-			}
-			return run.End(work(ctx))
+			return benchwork.InRun(ctx, b.TempDir(), work)
 		})
 		if err != nil {
 			b.Fatal(err)

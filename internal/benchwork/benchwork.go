@@ -51,3 +51,19 @@ func Spread(ctx context.Context, n, branches int, concurrent bool, call func(con
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// InRun runs body inside a new run named "bench" of a provider (service
+// "bench") recording into the store at dir, and ends the run with body's
+// error.
+func InRun(ctx context.Context, dir string, body func(context.Context) error) error {
+	tp, err := otelrr.NewTracerProvider(ctx, otelrr.WithStore(dir), otelrr.WithServiceName("bench"))
+	if err != nil {
+		return err
+	}
+	defer tp.Shutdown(context.Background())
+	ctx, run, err := tp.StartRun(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	return run.End(body(ctx))
+}
