@@ -326,11 +326,13 @@ func replayAgent(root string, rec *replayer.Recording, branches int, concurrent 
 	return float64(wall.Nanoseconds()) / 1e3 / float64(n), float64(cpu.Nanoseconds()) / 1e3 / float64(n), nil
 }
 
-// groups returns how many of rec's boundaries belong to a concurrency group.
+// groups returns how many of rec's boundaries belong to a concurrency group
+// without being its first member (a boundary in flight alone is its own
+// group: Group == Index).
 func groups(rec *replayer.Recording) int {
 	n := 0
 	for _, r := range rec.Records {
-		if r.Group != 0 {
+		if r.Group != r.Index {
 			n++
 		}
 	}
