@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/agentrr/agentrr/boundary"
-	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
 	"github.com/agentrr/agentrr/internal/fakeapi"
 	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
@@ -162,7 +161,7 @@ func TestForkKilledDuringTheLiveTail(t *testing.T) {
 
 	// The agent is blocked in its live call, recording the fork: the one
 	// run being recorded (whose header cannot be read until it ends).
-	runs := cmdtest.Runs(t, store)
+	runs := storetest.Runs(t, store)
 	var fork spanlog.RunInfo
 	for _, r := range runs {
 		if r.Status == spanlog.StatusRecording {

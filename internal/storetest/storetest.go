@@ -15,15 +15,32 @@ import (
 	"github.com/agentrr/agentrr/spanlog"
 )
 
+// OpenExisting opens the existing store at dir, failing t if it cannot.
+func OpenExisting(t testing.TB, dir string) *spanlog.Store {
+	t.Helper()
+	s, err := spanlog.OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Runs lists the runs of the existing store at dir, failing t if it
+// cannot.
+func Runs(t testing.TB, dir string) []spanlog.RunInfo {
+	t.Helper()
+	runs, err := OpenExisting(t, dir).Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
 // ReadRun reads run id from the store at dir, failing t if the store
 // cannot be opened or the run read.
 func ReadRun(t testing.TB, dir, id string) *spanlog.Run {
 	t.Helper()
-	store, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.ReadRun(id)
+	run, err := OpenExisting(t, dir).ReadRun(id)
 	if err != nil {
 		t.Fatal(err)
 	}

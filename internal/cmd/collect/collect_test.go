@@ -77,7 +77,7 @@ func post(t *testing.T, url, contentType, encoding string, body []byte) (*http.R
 
 func runStatus(t *testing.T, dir string, trace byte) spanlog.Status {
 	t.Helper()
-	info, err := cmdtest.OpenExisting(t, dir).Info(pcommon.TraceID{trace, 1, 2, 3}.String())
+	info, err := storetest.OpenExisting(t, dir).Info(pcommon.TraceID{trace, 1, 2, 3}.String())
 	if err != nil {
 		return ""
 	}

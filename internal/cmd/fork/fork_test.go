@@ -12,6 +12,7 @@ import (
 	"github.com/agentrr/agentrr/internal/cmd/internal/forkflags"
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/internal/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -75,7 +76,7 @@ func TestForkBadInputRecordsNothing(t *testing.T) {
 			t.Errorf("%s: %v, want exit 2", name, err)
 		}
 	}
-	if n := len(cmdtest.Runs(t, store)); n != 1 {
+	if n := len(storetest.Runs(t, store)); n != 1 {
 		t.Errorf("bad input recorded runs: the store holds %d", n)
 	}
 }
@@ -95,7 +96,7 @@ func TestForkRepeat(t *testing.T) {
 	if strings.Contains(out, "run_id:") || strings.Count(errOut, "run_id:") != 3 {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
-	if n := len(cmdtest.Runs(t, store)); n != 4 {
+	if n := len(storetest.Runs(t, store)); n != 4 {
 		t.Errorf("the store holds %d runs, want the original and 3 forks", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentrr/agentrr/internal/cmdutil"
 	"github.com/agentrr/agentrr/internal/cmdutil/cmdtest"
+	"github.com/agentrr/agentrr/internal/storetest"
 	"github.com/agentrr/agentrr/spanlog"
 )
 
@@ -19,7 +20,7 @@ func rm(t *testing.T, dir string, ids ...string) (stdout, stderr string, err err
 
 func ids(t *testing.T, dir string) []string {
 	t.Helper()
-	got, err := cmdtest.OpenExisting(t, dir).TraceIDs()
+	got, err := storetest.OpenExisting(t, dir).TraceIDs()
 	if err != nil {
 		t.Fatal(err)
 	}

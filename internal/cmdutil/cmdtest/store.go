@@ -61,27 +61,6 @@ func AddRecording(t testing.TB, s *spanlog.Store, meta spanlog.RunMeta, bs []Bou
 	return meta.TraceID
 }
 
-// OpenExisting opens the existing store at dir, failing t if it cannot.
-func OpenExisting(t testing.TB, dir string) *spanlog.Store {
-	t.Helper()
-	s, err := spanlog.OpenExisting(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// Runs lists the runs of the existing store at dir, failing t if it
-// cannot.
-func Runs(t testing.TB, dir string) []spanlog.RunInfo {
-	t.Helper()
-	runs, err := OpenExisting(t, dir).Runs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return runs
-}
-
 // CheckContains reports an error of t, showing out, for each string of
 // want that out does not contain.
 func CheckContains(t testing.TB, out string, want ...string) {
