@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/agentrr/agentrr/replayer"
@@ -91,7 +90,7 @@ func bundles(t testing.TB, dir string) []string {
 	}
 	var paths []string
 	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && (strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz")) {
+		if n := e.Name(); !e.IsDir() && spanlog.IsBundleName(n) {
 			paths = append(paths, filepath.Join(dir, n))
 		}
 	}

@@ -232,6 +232,14 @@ type bundleError struct{ msg string }
 func (e *bundleError) Error() string        { return e.msg }
 func (e *bundleError) Is(target error) bool { return target == ErrBundle }
 
+// IsBundleName reports whether a file named name is read as a bundle
+// where a folder of bundles is read (agentrr test DIR,
+// rrtest.ReplayFolder): *.json or *.json.gz, as agentrr export --fixture
+// names them.
+func IsBundleName(name string) bool {
+	return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")
+}
+
 // ReadBundle reads a bundle from r and checks it as a store read checks a
 // run: it returns the bundle with its verdict in Run.Info (complete,
 // truncated — a run that did not end —, or damaged with the reason: a

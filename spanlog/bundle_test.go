@@ -213,3 +213,18 @@ func FuzzReadBundle(f *testing.F) {
 		}
 	})
 }
+
+func TestIsBundleName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"support-4bf92f35.json":    true,
+		"support-4bf92f35.json.gz": true,
+		"run.otlp.json":            true,
+		"notes.txt":                false,
+		"bundle.json.bak":          false,
+		"bundle.gz":                false,
+	} {
+		if got := spanlog.IsBundleName(name); got != want {
+			t.Errorf("IsBundleName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -387,12 +387,6 @@ func collect(ctx context.Context, opts *Options) (items []*item, skipped int, cl
 	return items, skipped, cleanup, nil
 }
 
-// isBundleName reports whether a file found in a directory is taken for a
-// bundle.
-func isBundleName(name string) bool {
-	return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")
-}
-
 // bundleFiles returns the bundle files under dir, in lexical order.
 func bundleFiles(dir string) ([]string, error) {
 	var files []string
@@ -400,7 +394,7 @@ func bundleFiles(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && isBundleName(d.Name()) {
+		if !d.IsDir() && spanlog.IsBundleName(d.Name()) {
 			files = append(files, path)
 		}
 		return nil
